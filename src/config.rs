@@ -1,0 +1,487 @@
+//! Configuration: which models play which role, how much memory they may use, and where the
+//! weights live.
+//!
+//! The shape is the seed's multi-model config (`models.{router,coder,algorithm}`,
+//! `memory_budget_mb`, `model_dir`), read as JSON with unknown keys rejected so that a typo is
+//! an error naming the key and the file rather than a silently ignored setting. A legacy
+//! single-model file (`model_path` at the top level) still loads and is migrated in place, the
+//! old file kept beside it as a backup. This module does not load models or look at GGUF files;
+//! it only says where they are and how they should be run.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The three jobs a model can have in codey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Tiny, always-resident model that decides which editor a file needs.
+    Router,
+    /// General code editing.
+    Coder,
+    /// Algorithmic and performance work.
+    Algorithm,
+}
+
+impl Role {
+    /// Every role, in the order the scheduler loads them.
+    pub const ALL: [Role; 3] = [Role::Router, Role::Coder, Role::Algorithm];
+
+    /// The lowercase name used in config files, flags and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Router => "router",
+            Role::Coder => "coder",
+            Role::Algorithm => "algorithm",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How one model is run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// GGUF file; a relative path is resolved against `model_dir`.
+    pub path: PathBuf,
+    /// Context window in tokens (prompt + answer).
+    #[serde(default = "default_context_size")]
+    pub context_size: u32,
+    /// Layers offloaded to a GPU; ignored by CPU-only builds.
+    #[serde(default)]
+    pub n_gpu_layers: u32,
+    /// Never evicted or unloaded while codey runs.
+    #[serde(default)]
+    pub always_resident: bool,
+    /// Unload after this many idle seconds (counted from the end of the last request).
+    #[serde(default)]
+    pub unload_after_seconds: Option<u64>,
+    /// Free text shown in summaries.
+    #[serde(default)]
+    pub description: String,
+}
+
+fn default_context_size() -> u32 {
+    4096
+}
+
+/// The model for each role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Models {
+    pub router: ModelConfig,
+    pub coder: ModelConfig,
+    pub algorithm: ModelConfig,
+}
+
+impl Models {
+    /// The model configured for `role`.
+    pub fn get(&self, role: Role) -> &ModelConfig {
+        match role {
+            Role::Router => &self.router,
+            Role::Coder => &self.coder,
+            Role::Algorithm => &self.algorithm,
+        }
+    }
+
+    fn get_mut(&mut self, role: Role) -> &mut ModelConfig {
+        match role {
+            Role::Router => &mut self.router,
+            Role::Coder => &mut self.coder,
+            Role::Algorithm => &mut self.algorithm,
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub models: Models,
+    /// Upper bound on the estimated memory of all loaded models together.
+    pub memory_budget_mb: u64,
+    /// Directory that relative model paths are resolved against; `~/` is expanded.
+    #[serde(default = "default_model_dir")]
+    pub model_dir: PathBuf,
+}
+
+/// The file name of a default model, as stored by `scripts/fetch-models.sh`.
+pub const DEFAULT_ROUTER_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// See [`DEFAULT_ROUTER_FILE`].
+pub const DEFAULT_CODER_FILE: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+/// See [`DEFAULT_ROUTER_FILE`].
+pub const DEFAULT_ALGORITHM_FILE: &str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+/// The command that fetches the default models.
+pub const FETCH_COMMAND: &str = "scripts/fetch-models.sh";
+
+/// Where the default models are stored: `$CODEY_MODEL_DIR`, else the user data dir.
+pub fn default_model_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CODEY_MODEL_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("codey")
+        .join("models")
+}
+
+impl Default for Config {
+    /// The small real models that tests and the README use.
+    fn default() -> Self {
+        let model = |path: &str, context_size, resident, description: &str| ModelConfig {
+            path: PathBuf::from(path),
+            context_size,
+            n_gpu_layers: 0,
+            always_resident: resident,
+            unload_after_seconds: if resident { None } else { Some(60) },
+            description: description.to_owned(),
+        };
+        Config {
+            models: Models {
+                router: model(
+                    DEFAULT_ROUTER_FILE,
+                    2048,
+                    true,
+                    "SmolLM2-135M-Instruct Q4_1: always-resident router",
+                ),
+                coder: model(
+                    DEFAULT_CODER_FILE,
+                    4096,
+                    false,
+                    "Qwen2.5-Coder-0.5B-Instruct Q4_K_M: general code edits",
+                ),
+                algorithm: model(
+                    DEFAULT_ALGORITHM_FILE,
+                    4096,
+                    false,
+                    "Qwen2.5-Coder-1.5B-Instruct Q4_K_M: algorithmic edits",
+                ),
+            },
+            memory_budget_mb: 3000,
+            model_dir: default_model_dir(),
+        }
+    }
+}
+
+/// Why a configuration could not be used. None of these is helped by retrying: the file or the
+/// environment has to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: key `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    #[error("cannot migrate legacy config {path}: {source}")]
+    Migrate {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A loaded configuration and the file it came from (None for built-in defaults).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub source: Option<PathBuf>,
+    /// Set when a legacy file was migrated: where the old file was kept.
+    pub migrated_backup: Option<PathBuf>,
+}
+
+/// The user-level config file: `<config dir>/codey/config.json`.
+pub fn user_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("codey").join("config.json"))
+}
+
+/// Finds and loads the configuration: `explicit` (from `--config`) if given, else the user
+/// config file if it exists, else the built-in defaults.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
+    if let Some(path) = explicit {
+        return load_file(path);
+    }
+    match user_config_path() {
+        Some(path) if path.is_file() => load_file(&path),
+        _ => Ok(Loaded {
+            config: Config::default(),
+            source: None,
+            migrated_backup: None,
+        }),
+    }
+}
+
+/// Loads one file, migrating it first if it has the legacy single-model shape.
+pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            key: format!("(line {}, column {})", e.line(), e.column()),
+            message: e.to_string(),
+        })?;
+    if value.get("model_path").is_some() {
+        return migrate_legacy(path, &text, value);
+    }
+    let config = parse(path, value)?;
+    Ok(Loaded {
+        config,
+        source: Some(path.to_owned()),
+        migrated_backup: None,
+    })
+}
+
+/// Deserialises with the path of the offending key in the error.
+fn parse<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    value: serde_json::Value,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let key = e.path().to_string();
+        let message = e.into_inner().to_string();
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            // serde reports an unknown field at its parent; name the field itself.
+            key: unknown_field_key(&key, &message).unwrap_or(key),
+            message,
+        }
+    })
+}
+
+fn unknown_field_key(parent: &str, message: &str) -> Option<String> {
+    let name = message.strip_prefix("unknown field `")?.split('`').next()?;
+    Some(if parent == "." || parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    })
+}
+
+/// The seed's single-model config, before routing existed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Legacy {
+    model_path: PathBuf,
+    #[serde(default = "default_context_size", alias = "n_ctx")]
+    context_size: u32,
+    #[serde(default)]
+    n_gpu_layers: u32,
+    #[serde(default)]
+    model_dir: Option<PathBuf>,
+    #[serde(default)]
+    memory_budget_mb: Option<u64>,
+}
+
+/// The legacy model becomes both editors (it was the only model); the router stays the default
+/// one. The new file replaces the old, which is kept as `<name>.bak`.
+fn migrate_legacy(
+    path: &Path,
+    text: &str,
+    value: serde_json::Value,
+) -> Result<Loaded, ConfigError> {
+    let legacy: Legacy = parse(path, value)?;
+    let mut config = Config::default();
+    for role in [Role::Coder, Role::Algorithm] {
+        let m = config.models.get_mut(role);
+        m.path = legacy.model_path.clone();
+        m.context_size = legacy.context_size;
+        m.n_gpu_layers = legacy.n_gpu_layers;
+        m.description = "migrated from the single-model config".to_owned();
+    }
+    if let Some(dir) = legacy.model_dir {
+        config.model_dir = dir;
+    }
+    if let Some(budget) = legacy.memory_budget_mb {
+        config.memory_budget_mb = budget;
+    }
+    let backup = path.with_extension("json.bak");
+    let migrate_err = |source| ConfigError::Migrate {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::write(&backup, text).map_err(migrate_err)?;
+    let json =
+        serde_json::to_string_pretty(&config).map_err(|e| migrate_err(std::io::Error::other(e)))?;
+    std::fs::write(path, json + "\n").map_err(migrate_err)?;
+    Ok(Loaded {
+        config,
+        source: Some(path.to_owned()),
+        migrated_backup: Some(backup),
+    })
+}
+
+/// Expands a leading `~/` to the home directory.
+fn expand_home(path: &Path) -> PathBuf {
+    match path.strip_prefix("~") {
+        Ok(rest) => dirs::home_dir().map_or_else(|| path.to_owned(), |h| h.join(rest)),
+        Err(_) => path.to_owned(),
+    }
+}
+
+impl Config {
+    /// The model directory with `~` expanded.
+    pub fn model_dir(&self) -> PathBuf {
+        expand_home(&self.model_dir)
+    }
+
+    /// Where the GGUF file for `role` is: absolute paths as given, relative ones under
+    /// `model_dir`.
+    pub fn model_path(&self, role: Role) -> PathBuf {
+        let path = expand_home(&self.models.get(role).path);
+        if path.is_absolute() {
+            path
+        } else {
+            self.model_dir().join(path)
+        }
+    }
+
+    /// The memory budget in bytes.
+    pub fn budget_bytes(&self) -> u64 {
+        self.memory_budget_mb.saturating_mul(1024 * 1024)
+    }
+
+    /// How to get the model for `role` when its file is missing: the fetch script for the
+    /// defaults, otherwise a pointer to the config key.
+    pub fn fetch_hint(&self, role: Role, source: Option<&Path>) -> String {
+        let default_file = match role {
+            Role::Router => DEFAULT_ROUTER_FILE,
+            Role::Coder => DEFAULT_CODER_FILE,
+            Role::Algorithm => DEFAULT_ALGORITHM_FILE,
+        };
+        if self.models.get(role).path == Path::new(default_file) {
+            let dir = self.model_dir();
+            format!(
+                "run `CODEY_MODEL_DIR={} {FETCH_COMMAND} {role}`",
+                dir.display()
+            )
+        } else {
+            let file = source.map_or_else(|| "the config".to_owned(), |p| p.display().to_string());
+            format!("download the model there or change `models.{role}.path` in {file}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("config.json");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn defaults_round_trip_through_json() {
+        let config = Config::default();
+        let json = serde_json::to_value(&config).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let back: Config = parse(dir.path(), json).unwrap();
+        assert_eq!(back, config);
+        assert!(back.models.router.always_resident);
+        assert!(!back.models.coder.always_resident);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            r#"{"models":{"router":{"path":"r.gguf"},"coder":{"path":"c.gguf","contxt_size":1},
+               "algorithm":{"path":"a.gguf"}},"memory_budget_mb":100}"#,
+        );
+        let err = load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("models.coder.contxt_size"), "{err}");
+        assert!(err.contains("config.json"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            r#"{"models":{"router":{"path":"r.gguf"},"coder":{"path":"c.gguf"},
+               "algorithm":{"path":"a.gguf"}},"memory_budget_mb":"lots"}"#,
+        );
+        let err = load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("key `memory_budget_mb`"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_names_line_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "{\"models\": ");
+        let err = load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_model_dir() {
+        let mut config = Config {
+            model_dir: PathBuf::from("/models"),
+            ..Config::default()
+        };
+        config.models.coder.path = PathBuf::from("/abs/coder.gguf");
+        assert_eq!(
+            config.model_path(Role::Router),
+            Path::new("/models").join(DEFAULT_ROUTER_FILE)
+        );
+        assert_eq!(config.model_path(Role::Coder), Path::new("/abs/coder.gguf"));
+    }
+
+    #[test]
+    fn legacy_config_is_migrated_and_backed_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"model_path": "old.gguf", "n_ctx": 2048, "model_dir": "/m"}"#;
+        let path = write(dir.path(), old);
+        let loaded = load_file(&path).unwrap();
+        assert_eq!(loaded.config.models.coder.path, Path::new("old.gguf"));
+        assert_eq!(loaded.config.models.algorithm.context_size, 2048);
+        assert_eq!(loaded.config.model_dir, Path::new("/m"));
+        let backup = loaded.migrated_backup.unwrap();
+        assert_eq!(std::fs::read_to_string(backup).unwrap(), old);
+        // The rewritten file loads as the new shape without another migration.
+        let again = load_file(&path).unwrap();
+        assert!(again.migrated_backup.is_none());
+        assert_eq!(again.config, loaded.config);
+    }
+
+    #[test]
+    fn fetch_hint_names_script_for_defaults_and_key_otherwise() {
+        let mut config = Config::default();
+        assert!(config.fetch_hint(Role::Coder, None).contains(FETCH_COMMAND));
+        config.models.coder.path = PathBuf::from("mine.gguf");
+        let hint = config.fetch_hint(Role::Coder, Some(Path::new("/c.json")));
+        assert!(
+            hint.contains("models.coder.path") && hint.contains("/c.json"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn on_device_config_fixture_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config/on-device.json");
+        let loaded = load_file(&path).unwrap();
+        assert_eq!(loaded.config.memory_budget_mb, 6000);
+        assert!(loaded.config.models.router.always_resident);
+        assert!(loaded
+            .config
+            .model_path(Role::Coder)
+            .ends_with("qwen2.5-coder-7b-instruct-q4_k_m.gguf"));
+    }
+}

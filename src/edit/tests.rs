@@ -1,0 +1,416 @@
+//! Tests for the parent module.
+use super::*;
+
+fn block(search: &str, replace: &str) -> Block {
+    Block {
+        search: search.to_string(),
+        replace: replace.to_string(),
+    }
+}
+
+fn blocks_of(answer: &str) -> Vec<Block> {
+    match parse_answer(answer, false) {
+        Ok(Answer::Blocks(blocks)) => blocks,
+        other => panic!("expected blocks, got {other:?}"),
+    }
+}
+
+fn apply(original: &str, blocks: &[Block]) -> Applied {
+    match apply_blocks(original, blocks) {
+        Ok(applied) => applied,
+        Err(err) => panic!("apply failed: {err}"),
+    }
+}
+
+// --- parsing -----------------------------------------------------------
+
+#[test]
+fn parses_single_block() {
+    let answer = "<<<<<<< SEARCH\nold line\n=======\nnew line\n>>>>>>> REPLACE\n";
+    assert_eq!(blocks_of(answer), vec![block("old line\n", "new line\n")]);
+}
+
+#[test]
+fn parses_multiple_blocks_with_multiline_text() {
+    let answer = "<<<<<<< SEARCH\na\nb\n=======\nc\n>>>>>>> REPLACE\n\
+                  <<<<<<< SEARCH\nd\n=======\ne\nf\n>>>>>>> REPLACE";
+    assert_eq!(
+        blocks_of(answer),
+        vec![block("a\nb\n", "c\n"), block("d\n", "e\nf\n")]
+    );
+}
+
+#[test]
+fn parses_blocks_inside_fences_with_prose_and_file_name() {
+    let answer = "Sure! Here is the change.\n\nsrc/main.rs\n```rust\n\
+                  <<<<<<< SEARCH\nfn main() {}\n=======\nfn main() { run(); }\n>>>>>>> REPLACE\n\
+                  ```\n\nThis calls run.\n";
+    assert_eq!(
+        blocks_of(answer),
+        vec![block("fn main() {}\n", "fn main() { run(); }\n")]
+    );
+}
+
+#[test]
+fn parses_sloppy_markers() {
+    let answer = "<<<<<<<< search\nx\n========\ny\n>>>>>>>>   Replace  \n\
+                  <<<<< SEARCH\np\n=====  \nq\n>>>>>>>>> REPLACE\n";
+    assert_eq!(
+        blocks_of(answer),
+        vec![block("x\n", "y\n"), block("p\n", "q\n")]
+    );
+}
+
+#[test]
+fn rejects_markers_outside_the_accepted_length() {
+    // Four '<' is not a marker, so this is prose and the answer is empty.
+    let answer = "<<<< SEARCH\nx\n==========\ny\n>>>> REPLACE\n";
+    assert_eq!(parse_answer(answer, true), Err(EditError::Empty));
+}
+
+#[test]
+fn normalises_crlf_answers() {
+    let answer = "<<<<<<< SEARCH\r\na\r\n=======\r\nb\r\n>>>>>>> REPLACE\r\n";
+    assert_eq!(blocks_of(answer), vec![block("a\n", "b\n")]);
+}
+
+#[test]
+fn empty_sections_give_empty_text() {
+    let answer = "<<<<<<< SEARCH\n=======\n>>>>>>> REPLACE\n";
+    assert_eq!(blocks_of(answer), vec![block("", "")]);
+}
+
+#[test]
+fn divider_inside_replace_is_text() {
+    let answer = "<<<<<<< SEARCH\nTitle\n=======\nTitle\n=======\n>>>>>>> REPLACE\n";
+    assert_eq!(
+        blocks_of(answer),
+        vec![block("Title\n", "Title\n=======\n")]
+    );
+}
+
+#[test]
+fn no_change_marker() {
+    assert_eq!(
+        parse_answer("The file is fine.\n\n  NO_CHANGE  \n", false),
+        Ok(Answer::NoChange)
+    );
+    assert_eq!(parse_answer("`NO_CHANGE`", true), Ok(Answer::NoChange));
+    assert_eq!(
+        parse_answer("```\nNO_CHANGE\n```\n", true),
+        Ok(Answer::NoChange)
+    );
+}
+
+#[test]
+fn no_change_mentioned_in_prose_is_not_the_marker() {
+    assert_eq!(
+        parse_answer("I would not say NO_CHANGE here.", true),
+        Err(EditError::Empty)
+    );
+}
+
+#[test]
+fn blocks_win_over_no_change() {
+    let answer = "NO_CHANGE\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n";
+    assert_eq!(blocks_of(answer), vec![block("a\n", "b\n")]);
+}
+
+#[test]
+fn whole_file_from_longest_fence() {
+    let answer = "Run it with:\n```sh\ncargo run\n```\nNew file:\n```rust\n\
+                  fn main() {\n    println!(\"hi\");\n}\n```\nDone.\n";
+    assert_eq!(
+        parse_answer(answer, true),
+        Ok(Answer::WholeFile(
+            "fn main() {\n    println!(\"hi\");\n}\n".to_string()
+        ))
+    );
+}
+
+#[test]
+fn no_change_line_inside_a_whole_file_is_content() {
+    let answer = "```\nmarkers:\nNO_CHANGE\n```\n";
+    assert_eq!(
+        parse_answer(answer, true),
+        Ok(Answer::WholeFile("markers:\nNO_CHANGE\n".to_string()))
+    );
+}
+
+#[test]
+fn whole_file_disallowed() {
+    let answer = "```rust\nfn main() {}\n```\n";
+    assert_eq!(
+        parse_answer(answer, false),
+        Err(EditError::WholeFileNotAllowed)
+    );
+}
+
+#[test]
+fn unclosed_fence_is_malformed_not_a_truncated_file() {
+    let answer = "```rust\nfn main() {\n";
+    assert!(matches!(
+        parse_answer(answer, true),
+        Err(EditError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn malformed_blocks() {
+    let cases = [
+        "<<<<<<< SEARCH\na\n>>>>>>> REPLACE\n",
+        "<<<<<<< SEARCH\na\n=======\nb\n",
+        "<<<<<<< SEARCH\na\n",
+        "<<<<<<< SEARCH\na\n=======\nb\n<<<<<<< SEARCH\n",
+        "a\n=======\nb\n>>>>>>> REPLACE\n",
+    ];
+    for answer in cases {
+        assert!(
+            matches!(parse_answer(answer, true), Err(EditError::Malformed { .. })),
+            "not malformed: {answer:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_reason_names_the_block() {
+    let answer = "<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n\
+                  <<<<<<< SEARCH\nc\n>>>>>>> REPLACE\n";
+    let Err(EditError::Malformed { reason }) = parse_answer(answer, false) else {
+        panic!("expected malformed");
+    };
+    assert!(reason.contains("block 2"), "{reason}");
+    assert!(reason.contains("======="), "{reason}");
+}
+
+#[test]
+fn empty_answer() {
+    assert_eq!(parse_answer("", true), Err(EditError::Empty));
+    assert_eq!(
+        parse_answer("I think the file looks good.", true),
+        Err(EditError::Empty)
+    );
+    assert_eq!(parse_answer("```\n\n```\n", true), Err(EditError::Empty));
+}
+
+// --- applying ----------------------------------------------------------
+
+#[test]
+fn applies_exact() {
+    let applied = apply("a\nb\nc\n", &[block("b\n", "B\n")]);
+    assert_eq!(applied.text, "a\nB\nc\n");
+    assert_eq!(applied.matches, vec![MatchKind::Exact]);
+}
+
+#[test]
+fn exact_match_must_start_at_a_line_boundary() {
+    // "b\n" occurs inside "ab\n" too; only the whole line counts.
+    let applied = apply("ab\nb\n", &[block("b\n", "X\n")]);
+    assert_eq!(applied.text, "ab\nX\n");
+}
+
+#[test]
+fn ambiguous_exact_does_not_fall_through() {
+    // Exact finds 2 places; the indentation tier would find 3, so the
+    // count shows which tier answered.
+    let result = apply_blocks("x\ny\nx\n  x\n", &[block("x\n", "z\n")]);
+    assert_eq!(
+        result,
+        Err(EditError::Ambiguous {
+            block: 1,
+            first_line: "x".to_string(),
+            count: 2,
+        })
+    );
+}
+
+#[test]
+fn ambiguous_in_a_lenient_tier() {
+    let result = apply_blocks("  x\n\ty\n    x\n", &[block("x\n", "z\n")]);
+    assert!(matches!(result, Err(EditError::Ambiguous { count: 2, .. })));
+}
+
+#[test]
+fn trailing_whitespace_tier() {
+    let original = "fn a() {  \n    b();\t\n}\nrest\n";
+    let applied = apply(original, &[block("fn a() {\n    b();\n}\n", "fn a() {}\n")]);
+    assert_eq!(applied.text, "fn a() {}\nrest\n");
+    assert_eq!(applied.matches, vec![MatchKind::TrailingWhitespace]);
+}
+
+#[test]
+fn indentation_tier_reindents_deeper() {
+    let original = "impl A {\n        fn f() {\n            g();\n        }\n}\n";
+    let search = "fn f() {\n    g();\n}\n";
+    let replace = "fn f() {\n    g();\n\n    h();\n}\n";
+    let applied = apply(original, &[block(search, replace)]);
+    assert_eq!(
+        applied.text,
+        "impl A {\n        fn f() {\n            g();\n\n            h();\n        }\n}\n"
+    );
+    assert_eq!(applied.matches, vec![MatchKind::Indentation]);
+}
+
+#[test]
+fn indentation_tier_reindents_shallower() {
+    let original = "fn f() {\n    g();\n}\n";
+    let search = "        fn f() {\n            g();\n        }\n";
+    let replace = "        fn f() {\n            h();\n        }\n    tail();\n";
+    let applied = apply(original, &[block(search, replace)]);
+    // The last line sat less deep than the base; it loses what it has.
+    assert_eq!(applied.text, "fn f() {\n    h();\n}\ntail();\n");
+    assert_eq!(applied.matches, vec![MatchKind::Indentation]);
+}
+
+#[test]
+fn indentation_tier_swaps_spaces_for_tabs() {
+    let original = "func f() {\n\tx := 1\n\treturn x\n}\n";
+    let search = "    x := 1\n    return x\n";
+    let replace = "    x := 2\n    if x > 1 {\n        x++\n    }\n    return x\n";
+    let applied = apply(original, &[block(search, replace)]);
+    assert_eq!(
+        applied.text,
+        "func f() {\n\tx := 2\n\tif x > 1 {\n\t    x++\n\t}\n\treturn x\n}\n"
+    );
+}
+
+#[test]
+fn no_match_names_block_number_and_first_line() {
+    let original = "a\nb\n";
+    let long = "x".repeat(100);
+    let blocks = [
+        block("a\n", "A\n"),
+        block(&format!("\n  {long}\nmore\n"), "y\n"),
+    ];
+    let err = match apply_blocks(original, &blocks) {
+        Err(err) => err,
+        Ok(applied) => panic!("unexpected success: {applied:?}"),
+    };
+    let quoted = format!("{}...", "x".repeat(QUOTE_LIMIT));
+    assert_eq!(
+        err,
+        EditError::NoMatch {
+            block: 2,
+            first_line: quoted.clone(),
+        }
+    );
+    let message = err.to_string();
+    assert!(message.starts_with("block 2:"), "{message}");
+    assert!(message.contains(&quoted), "{message}");
+}
+
+#[test]
+fn crlf_file_keeps_crlf_everywhere() {
+    let original = "one\r\ntwo\r\nthree\r\n";
+    let applied = apply(original, &[block("two\n", "2\nTWO\n")]);
+    assert_eq!(applied.text, "one\r\n2\r\nTWO\r\nthree\r\n");
+    assert_eq!(applied.matches, vec![MatchKind::Exact]);
+}
+
+#[test]
+fn crlf_file_lenient_tier_inserts_crlf() {
+    let original = "one\r\n    two  \r\nthree\r\n";
+    let applied = apply(original, &[block("two\n", "2\n")]);
+    assert_eq!(applied.text, "one\r\n    2\r\nthree\r\n");
+    assert_eq!(applied.matches, vec![MatchKind::Indentation]);
+}
+
+#[test]
+fn untouched_lines_keep_their_line_endings() {
+    // Mostly CRLF, with one LF line that is not edited.
+    let original = "a\r\nb\nc\r\nd\r\n";
+    let applied = apply(original, &[block("c\n", "C\n")]);
+    assert_eq!(applied.text, "a\r\nb\nC\r\nd\r\n");
+}
+
+#[test]
+fn file_without_final_newline_stays_without() {
+    let applied = apply("a\nb", &[block("b\n", "B\n")]);
+    assert_eq!(applied.text, "a\nB");
+    let applied = apply("a\nb", &[block("a\n", "A\n")]);
+    assert_eq!(applied.text, "A\nb");
+    let applied = apply("a\r\nb", &[block("b\n", "B\nC\n")]);
+    assert_eq!(applied.text, "a\r\nB\r\nC");
+}
+
+#[test]
+fn file_with_final_newline_keeps_it() {
+    let applied = apply("a\nb\n", &[block("b\n", "B")]);
+    assert_eq!(applied.text, "a\nB\n");
+}
+
+#[test]
+fn delete_via_empty_replace() {
+    let applied = apply("a\nb\nc\n", &[block("b\n", "")]);
+    assert_eq!(applied.text, "a\nc\n");
+    let applied = apply("a\nb", &[block("b\n", "")]);
+    assert_eq!(applied.text, "a");
+}
+
+#[test]
+fn insert_into_empty_file() {
+    let applied = apply("", &[block("", "fn main() {}\n")]);
+    assert_eq!(applied.text, "fn main() {}\n");
+    assert_eq!(applied.matches, vec![MatchKind::Exact]);
+}
+
+#[test]
+fn empty_search_on_non_empty_file_is_malformed() {
+    let result = apply_blocks("a\n", &[block("", "b\n")]);
+    assert!(matches!(result, Err(EditError::Malformed { .. })));
+}
+
+#[test]
+fn sequential_blocks_see_earlier_results() {
+    let blocks = [block("a\n", "b\n"), block("b\n", "c\n")];
+    let applied = apply("a\nx\n", &blocks);
+    assert_eq!(applied.text, "c\nx\n");
+    assert_eq!(applied.matches, vec![MatchKind::Exact, MatchKind::Exact]);
+}
+
+#[test]
+fn search_equal_to_replace_is_a_no_op() {
+    let applied = apply("a\nb\n", &[block("a\n", "a\n")]);
+    assert_eq!(applied.text, "a\nb\n");
+}
+
+// --- resolve -----------------------------------------------------------
+
+#[test]
+fn resolve_no_change_returns_original() {
+    let applied = resolve("a\r\nb", &Answer::NoChange);
+    assert_eq!(
+        applied,
+        Ok(Applied {
+            text: "a\r\nb".to_string(),
+            matches: Vec::new(),
+        })
+    );
+}
+
+#[test]
+fn resolve_whole_file_keeps_crlf_and_final_newline() {
+    let answer = Answer::WholeFile("x\ny".to_string());
+    let applied = resolve("a\r\nb\r\n", &answer);
+    assert_eq!(applied.map(|a| a.text), Ok("x\r\ny\r\n".to_string()));
+}
+
+#[test]
+fn resolve_whole_file_keeps_missing_final_newline() {
+    let answer = Answer::WholeFile("x\ny\n\n".to_string());
+    let applied = resolve("a\nb", &answer);
+    assert_eq!(applied.map(|a| a.text), Ok("x\ny".to_string()));
+}
+
+#[test]
+fn resolve_blocks_applies_them() {
+    let answer = parse_answer("<<<<<<< SEARCH\nb\n=======\nB\n>>>>>>> REPLACE\n", false);
+    let applied = answer.and_then(|answer| resolve("a\nb\n", &answer));
+    assert_eq!(
+        applied,
+        Ok(Applied {
+            text: "a\nB\n".to_string(),
+            matches: vec![MatchKind::Exact],
+        })
+    );
+}

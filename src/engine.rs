@@ -1,0 +1,599 @@
+//! The engine: one edit over a batch of files, from scanned candidates to per-file outcomes.
+//!
+//! Owns the order of work: every file is routed first (the router is small and resident), then
+//! files are grouped by role so each editor model is loaded once per run even when the budget
+//! holds only one of them, then each file is prompted, answered, parsed and applied. A file that
+//! fails is recorded with its reason and the batch goes on. The engine reports progress through
+//! the [`Progress`] trait and never prints; writing results out is `output`'s job.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::Role;
+use crate::diff::{self, FileDiff};
+use crate::edit::{self, MatchKind};
+use crate::lifecycle::{Lifecycle, LifecycleError, Stats};
+use crate::model::{Backend, GenerateOptions, LanguageModel, ModelError, StopReason};
+use crate::prompt;
+use crate::router::{self, Decision, FileFacts, Source};
+use crate::scan::{Candidate, SkipReason};
+
+/// Tokens always left for the answer; a prompt that leaves fewer is refused, not truncated.
+pub const MIN_ANSWER_TOKENS: usize = 256;
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub struct EditRequest {
+    pub instruction: String,
+    /// `--role`: skip the router model and use this editor for every file.
+    pub role: Option<Role>,
+    /// Router confidence margin below which the keyword rule decides.
+    pub router_margin: f32,
+}
+
+/// How one file ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The model's edit applies and changes the file.
+    Changed {
+        #[serde(skip)]
+        new_content: String,
+        #[serde(skip)]
+        diff: FileDiff,
+        added: usize,
+        removed: usize,
+    },
+    /// The model answered that no change is needed, or its edit changed nothing.
+    Unchanged { reason: String },
+    /// Not sent to an editor: the router or the scan said it needs no change.
+    Skipped { reason: String },
+    /// Something went wrong with this file only.
+    Failed { reason: String },
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Changed { .. } => "changed",
+            Outcome::Unchanged { .. } => "unchanged",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Everything known about one file after the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub role: Option<Role>,
+    pub route: Option<Source>,
+    pub route_reason: Option<String>,
+    /// The part of the instruction this file was given, when not the whole of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub focus: Option<String>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<String>,
+    #[serde(skip)]
+    pub mode: u32,
+    #[serde(skip)]
+    pub original: String,
+}
+
+impl FileReport {
+    fn new(path: &str, outcome: Outcome) -> Self {
+        FileReport {
+            path: path.to_owned(),
+            role: None,
+            route: None,
+            route_reason: None,
+            focus: None,
+            outcome,
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            seconds: 0.0,
+            matches: Vec::new(),
+            mode: 0o100644,
+            original: String::new(),
+        }
+    }
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub instruction: String,
+    pub files: Vec<FileReport>,
+    pub models: Stats,
+}
+
+impl Report {
+    pub fn diffs(&self) -> Vec<FileDiff> {
+        self.files
+            .iter()
+            .filter_map(|f| match &f.outcome {
+                Outcome::Changed { diff, .. } => Some(diff.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn count(&self, label: &str) -> usize {
+        self.files
+            .iter()
+            .filter(|f| f.outcome.label() == label)
+            .count()
+    }
+}
+
+/// What the engine tells the user interface as it goes.
+#[derive(Debug, Clone)]
+pub enum ProgressEvent<'a> {
+    Routing {
+        files: usize,
+    },
+    Routed {
+        path: &'a str,
+        decision: &'a Decision,
+    },
+    FileStart {
+        path: &'a str,
+        role: Role,
+        index: usize,
+        total: usize,
+    },
+    Tokens {
+        generated: usize,
+        tokens_per_second: f64,
+    },
+    FileDone {
+        report: &'a FileReport,
+    },
+}
+
+/// Receives progress; the CLI draws it, tests ignore it.
+pub trait Progress {
+    fn event(&mut self, event: ProgressEvent<'_>);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&mut self, _: ProgressEvent<'_>) {}
+}
+
+/// Failures that stop the whole run (as opposed to one file). Retrying does not help until the
+/// configuration or the model files are fixed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("router: {0}")]
+    Router(#[from] LifecycleError),
+    #[error("router model: {0}")]
+    RouterModel(ModelError),
+}
+
+/// Runs the edit over `files`. `scan_skipped` are reported as skipped.
+pub fn run<B: Backend>(
+    lifecycle: &mut Lifecycle<B>,
+    request: &EditRequest,
+    files: Vec<Candidate>,
+    scan_skipped: &[(String, SkipReason)],
+    progress: &mut dyn Progress,
+) -> Result<Report, EngineError> {
+    let mut reports: Vec<FileReport> = scan_skipped
+        .iter()
+        .map(|(path, reason)| {
+            FileReport::new(
+                path,
+                Outcome::Skipped {
+                    reason: reason.to_string(),
+                },
+            )
+        })
+        .collect();
+    let routed = route_all(lifecycle, request, &files, progress)?;
+    let mut work: Vec<(Role, Candidate, Decision, String)> = Vec::new();
+    for (cand, (decision, focused)) in files.into_iter().zip(routed) {
+        match decision.role {
+            Some(role) => work.push((role, cand, decision, focused)),
+            None => {
+                let mut r = FileReport::new(
+                    &cand.rel,
+                    Outcome::Skipped {
+                        reason: decision.reason.clone(),
+                    },
+                );
+                r.route = Some(decision.source);
+                r.route_reason = Some(decision.reason);
+                progress.event(ProgressEvent::FileDone { report: &r });
+                reports.push(r);
+            }
+        }
+    }
+    // Group by role (stable within a role) so each editor is loaded once.
+    work.sort_by_key(|(role, ..)| *role);
+    let total = work.len();
+    let mut broken: Option<(Role, String)> = None;
+    for (index, (role, cand, decision, focused)) in work.into_iter().enumerate() {
+        progress.event(ProgressEvent::FileStart {
+            path: &cand.rel,
+            role,
+            index,
+            total,
+        });
+        let mut report = match &broken {
+            // A model that cannot load fails every file of its role without retrying the load.
+            Some((r, reason)) if *r == role => FileReport::new(
+                &cand.rel,
+                Outcome::Failed {
+                    reason: reason.clone(),
+                },
+            ),
+            _ => {
+                let started = Instant::now();
+                match lifecycle.with(role, |model| {
+                    edit_file(model, role, &focused, &cand, progress)
+                }) {
+                    Ok(mut r) => {
+                        r.seconds = started.elapsed().as_secs_f64();
+                        r
+                    }
+                    Err(e) => {
+                        let reason = e.to_string();
+                        broken = Some((role, reason.clone()));
+                        FileReport::new(&cand.rel, Outcome::Failed { reason })
+                    }
+                }
+            }
+        };
+        report.role = Some(role);
+        report.route = Some(decision.source);
+        report.route_reason = Some(decision.reason);
+        report.mode = cand.mode;
+        if focused != request.instruction {
+            report.focus = Some(focused);
+        }
+        report.original = cand.content;
+        progress.event(ProgressEvent::FileDone { report: &report });
+        reports.push(report);
+    }
+    reports.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Report {
+        instruction: request.instruction.clone(),
+        files: reports,
+        models: lifecycle.stats(),
+    })
+}
+
+/// Routes every file before any editor is loaded.
+fn route_all<B: Backend>(
+    lifecycle: &mut Lifecycle<B>,
+    request: &EditRequest,
+    files: &[Candidate],
+    progress: &mut dyn Progress,
+) -> Result<Vec<(Decision, String)>, EngineError> {
+    progress.event(ProgressEvent::Routing { files: files.len() });
+    let mut decisions = Vec::with_capacity(files.len());
+    let mut bias: Option<[f32; 2]> = None;
+    for cand in files {
+        let facts = FileFacts::gather(&request.instruction, &cand.rel, &cand.content);
+        // Route (and later edit) on the part of the task that concerns this file.
+        let focused = router::focus(&request.instruction, &cand.content);
+        let decision = match (
+            request.role,
+            router::skip_reason(&request.instruction, &facts),
+        ) {
+            (_, Some(reason)) => Decision {
+                role: None,
+                source: Source::SkipRule,
+                reason,
+            },
+            (Some(role), None) => Decision {
+                role: Some(role),
+                source: Source::Override,
+                reason: "--role".to_owned(),
+            },
+            (None, None) => {
+                let bias = match bias {
+                    Some(b) => b,
+                    None => *bias.insert(
+                        lifecycle
+                            .with(Role::Router, router::calibrate)?
+                            .map_err(EngineError::RouterModel)?,
+                    ),
+                };
+                lifecycle
+                    .with(Role::Router, |m| {
+                        router::decide(Some((m, bias)), &focused, &facts, request.router_margin)
+                    })?
+                    .map_err(EngineError::RouterModel)?
+            }
+        };
+        progress.event(ProgressEvent::Routed {
+            path: &cand.rel,
+            decision: &decision,
+        });
+        decisions.push((decision, focused));
+    }
+    Ok(decisions)
+}
+
+/// Prompts, generates, parses and applies one file. Every failure is this file's alone.
+fn edit_file<M: LanguageModel>(
+    model: &mut M,
+    role: Role,
+    instruction: &str,
+    cand: &Candidate,
+    progress: &mut dyn Progress,
+) -> FileReport {
+    let mut report = FileReport::new(
+        &cand.rel,
+        Outcome::Unchanged {
+            reason: String::new(),
+        },
+    );
+    report.outcome = match try_edit(model, role, instruction, cand, progress, &mut report) {
+        Ok(outcome) => outcome,
+        Err(reason) => Outcome::Failed { reason },
+    };
+    report
+}
+
+fn try_edit<M: LanguageModel>(
+    model: &mut M,
+    role: Role,
+    instruction: &str,
+    cand: &Candidate,
+    progress: &mut dyn Progress,
+    report: &mut FileReport,
+) -> Result<Outcome, String> {
+    let messages = prompt::edit_messages(role, instruction, &cand.rel, &cand.content);
+    let text = model.chat_prompt(&messages).map_err(|e| e.to_string())?;
+    let tokens = model.tokenize(&text).map_err(|e| e.to_string())?;
+    report.prompt_tokens = tokens.len();
+    let context = model.context_size();
+    if tokens.len() + MIN_ANSWER_TOKENS > context {
+        return Err(format!(
+            "prompt is {} tokens; with {MIN_ANSWER_TOKENS} kept for the answer it does not fit the \
+             {context}-token context of the {role} model (raise models.{role}.context_size or edit a \
+             smaller file)",
+            tokens.len()
+        ));
+    }
+    let options = GenerateOptions {
+        max_tokens: context - tokens.len() - 1,
+    };
+    let started = Instant::now();
+    let mut on_token = |generated: usize| {
+        // Reporting every token would cost more than it tells; every 16th is plenty.
+        if generated.is_multiple_of(16) {
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            progress.event(ProgressEvent::Tokens {
+                generated,
+                tokens_per_second: generated as f64 / secs,
+            });
+        }
+    };
+    let generation = model
+        .generate(&tokens, &options, &mut on_token)
+        .map_err(|e| e.to_string())?;
+    report.generated_tokens = generation.generated_tokens;
+    tracing::debug!(path = %cand.rel, answer = %generation.text, "model answer");
+    let cut_off = generation.stop != StopReason::EndOfGeneration;
+    let answer = edit::parse_answer(&generation.text, prompt::allows_whole_file(&cand.content))
+        .map_err(|e| with_cut_off(e.to_string(), cut_off))?;
+    let applied =
+        edit::resolve(&cand.content, &answer).map_err(|e| with_cut_off(e.to_string(), cut_off))?;
+    report.matches = applied
+        .matches
+        .iter()
+        .map(|m| match_name(*m).to_owned())
+        .collect();
+    if applied.text == cand.content {
+        let reason = match answer {
+            edit::Answer::NoChange => "model answered NO_CHANGE",
+            _ => "the edit leaves the file as it was",
+        };
+        return Ok(Outcome::Unchanged {
+            reason: reason.to_owned(),
+        });
+    }
+    let diff = diff::unified_diff(&cand.rel, &cand.content, &applied.text, cand.mode)
+        .ok_or_else(|| "internal: changed text produced no diff".to_owned())?;
+    Ok(Outcome::Changed {
+        added: diff.added,
+        removed: diff.removed,
+        new_content: applied.text,
+        diff,
+    })
+}
+
+fn with_cut_off(reason: String, cut_off: bool) -> String {
+    if cut_off {
+        format!("{reason} (the answer was cut off at the context limit)")
+    } else {
+        reason
+    }
+}
+
+fn match_name(m: MatchKind) -> &'static str {
+    match m {
+        MatchKind::Exact => "exact",
+        MatchKind::TrailingWhitespace => "trailing-whitespace",
+        MatchKind::Indentation => "indentation",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scripted::Scripted;
+
+    fn lifecycle(
+        sizes: [u64; 3],
+        budget_mb: u64,
+    ) -> (tempfile::TempDir, Lifecycle<Scripted>, Scripted) {
+        let (dir, lc, backend, _) = crate::scripted::lifecycle(sizes, budget_mb);
+        (dir, lc, backend)
+    }
+
+    fn cand(rel: &str, content: &str) -> Candidate {
+        Candidate {
+            path: rel.into(),
+            rel: rel.to_owned(),
+            content: content.to_owned(),
+            mode: 0o100644,
+        }
+    }
+
+    fn request(instruction: &str) -> EditRequest {
+        EditRequest {
+            instruction: instruction.to_owned(),
+            role: None,
+            router_margin: router::DEFAULT_MARGIN,
+        }
+    }
+
+    const BLOCK: &str = "<<<<<<< SEARCH\ndef old():\n=======\ndef new():\n>>>>>>> REPLACE\n";
+
+    #[test]
+    fn batch_needing_both_editors_loads_each_once_within_a_tight_budget() {
+        // Budget holds the router and one editor at a time.
+        let (_d, mut lc, backend) = lifecycle([50, 400, 400], 900);
+        // Interleave files so a naive loop would thrash between the editors.
+        let files = vec![
+            cand("a_fast.py", "def old():\n    pass\n"),
+            cand("b_doc.py", "def old():\n    pass\n"),
+            cand("c_fast.py", "def old():\n    pass\n"),
+            cand("d_doc.py", "def old():\n    pass\n"),
+        ];
+        backend.label("_fast", "algorithm", -0.1);
+        backend.label("_fast", "coder", -5.0);
+        backend.label("_doc", "coder", -0.1);
+        backend.label("_doc", "algorithm", -5.0);
+        backend.answer("def old", BLOCK);
+        let report = run(&mut lc, &request("tidy `old`"), files, &[], &mut NoProgress).unwrap();
+        assert_eq!(report.count("changed"), 4);
+        let roles: Vec<Option<Role>> = report.files.iter().map(|f| f.role).collect();
+        assert_eq!(
+            roles,
+            vec![
+                Some(Role::Algorithm),
+                Some(Role::Coder),
+                Some(Role::Algorithm),
+                Some(Role::Coder)
+            ]
+        );
+        let stats = &report.models.roles;
+        assert_eq!(
+            (stats[&Role::Coder].loads, stats[&Role::Algorithm].loads),
+            (1, 1)
+        );
+        assert_eq!(stats[&Role::Router].loads, 1);
+        // Router, coder, then algorithm (evicting the coder): three loads in all.
+        assert_eq!(backend.loads().len(), 3);
+    }
+
+    #[test]
+    fn a_failing_file_does_not_stop_the_batch() {
+        let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+        backend.answer(
+            "bad.py",
+            "<<<<<<< SEARCH\nnot in the file\n=======\nx\n>>>>>>> REPLACE\n",
+        );
+        backend.answer("good.py", BLOCK);
+        let files = vec![
+            cand("bad.py", "def old():\n"),
+            cand("good.py", "def old():\n"),
+        ];
+        let mut req = request("tidy");
+        req.role = Some(Role::Coder);
+        let report = run(&mut lc, &req, files, &[], &mut NoProgress).unwrap();
+        let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
+        assert_eq!(outcomes, vec!["failed", "changed"]);
+        let Outcome::Failed { reason } = &report.files[0].outcome else {
+            unreachable!()
+        };
+        assert!(reason.contains("block 1"), "{reason}");
+        assert_eq!(report.files[0].route, Some(Source::Override));
+        // With --role the router model is never loaded.
+        assert!(!report.models.roles.contains_key(&Role::Router));
+    }
+
+    #[test]
+    fn skip_rule_spares_the_editors() {
+        let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+        backend.answer("def old", BLOCK);
+        let files = vec![cand("a.py", "def old():\n"), cand("b.py", "def other():\n")];
+        let report = run(
+            &mut lc,
+            &request("rename `old`"),
+            files,
+            &[],
+            &mut NoProgress,
+        )
+        .unwrap();
+        assert_eq!(report.files[1].outcome.label(), "skipped");
+        assert_eq!(report.files[1].route, Some(Source::SkipRule));
+        assert_eq!(report.count("changed"), 1);
+    }
+
+    #[test]
+    fn prompt_too_long_for_context_is_refused_not_truncated() {
+        let (_d, lc, backend) = lifecycle([50, 400, 400], 5000);
+        backend.answer("def old", BLOCK);
+        let mut config = lc.config().clone();
+        config.models.coder.context_size = 400;
+        let mut lc = Lifecycle::new(backend, config, None);
+        let long = format!("def old():\n{}", "    x = 1\n".repeat(30));
+        let mut req = request("tidy");
+        req.role = Some(Role::Coder);
+        let report = run(
+            &mut lc,
+            &req,
+            vec![cand("a.py", &long)],
+            &[],
+            &mut NoProgress,
+        )
+        .unwrap();
+        let Outcome::Failed { reason } = &report.files[0].outcome else {
+            panic!("{:?}", report.files[0].outcome)
+        };
+        assert!(
+            reason.contains("does not fit the 400-token context"),
+            "{reason}"
+        );
+        assert_eq!(report.files[0].generated_tokens, 0);
+    }
+
+    #[test]
+    fn missing_editor_model_fails_its_files_once_and_others_go_on() {
+        let (dir, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+        std::fs::remove_file(dir.path().join("algorithm.gguf")).unwrap();
+        backend.label("fast", "algorithm", -0.1);
+        backend.label("fast", "coder", -5.0);
+        backend.label("doc", "coder", -0.1);
+        backend.label("doc", "algorithm", -5.0);
+        backend.answer("def old", BLOCK);
+        let files = vec![
+            cand("fast1.py", "def old():\n"),
+            cand("fast2.py", "def old():\n"),
+            cand("doc.py", "def old():\n"),
+        ];
+        let report = run(&mut lc, &request("tidy"), files, &[], &mut NoProgress).unwrap();
+        let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
+        assert_eq!(outcomes, vec!["changed", "failed", "failed"]);
+        let Outcome::Failed { reason } = &report.files[1].outcome else {
+            unreachable!()
+        };
+        assert!(reason.contains("algorithm.gguf"), "{reason}");
+    }
+}

@@ -1,0 +1,351 @@
+//! The llama.cpp backend: GGUF models run in-process through `llama-cpp-2`.
+//!
+//! Owns the process-wide llama.cpp backend, reading GGUF metadata for estimates, loading a model
+//! with one long-lived context, and the decode loop (greedy, logits only where needed). It does
+//! not decide what to load or when: that is `lifecycle`.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::gguf::GgufContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::token::LlamaToken;
+
+use crate::model::{
+    Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, LoadSpec, ModelError,
+    ModelFacts, StopReason, Token,
+};
+
+/// llama.cpp's backend may be initialised once per process.
+static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+
+fn backend() -> Result<&'static LlamaBackend, ModelError> {
+    BACKEND
+        .get_or_init(|| {
+            // llama.cpp logs every tensor at load; route it through tracing so that stderr stays
+            // readable unless the user asks for it with RUST_LOG.
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| ModelError::Load {
+            path: "(backend)".into(),
+            reason: e.clone(),
+        })
+}
+
+/// The real backend.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Llama;
+
+/// GGUF value types, from gguf.h.
+const GGUF_TYPE_UINT32: u32 = 4;
+const GGUF_TYPE_INT32: u32 = 5;
+const GGUF_TYPE_UINT64: u32 = 10;
+
+/// Reads an integer key of any of the widths GGUF writers use. The typed getters abort inside
+/// llama.cpp on a type mismatch, so the type is checked first.
+fn gguf_uint(gguf: &GgufContext, key: &str) -> Option<u64> {
+    let idx = gguf.find_key(key);
+    if idx < 0 {
+        return None;
+    }
+    match gguf.kv_type(idx) {
+        GGUF_TYPE_UINT32 => Some(u64::from(gguf.val_u32(idx))),
+        GGUF_TYPE_INT32 => u64::try_from(gguf.val_i32(idx)).ok(),
+        GGUF_TYPE_UINT64 => Some(gguf.val_u64(idx)),
+        _ => None,
+    }
+}
+
+fn gguf_str<'a>(gguf: &'a GgufContext, key: &str) -> Option<&'a str> {
+    let idx = gguf.find_key(key);
+    (idx >= 0).then(|| gguf.val_str(idx)).flatten()
+}
+
+/// Checks the things llama.cpp would otherwise crash or hang on before handing it the file.
+fn check_file(path: &Path) -> Result<u64, ModelError> {
+    use std::io::Read;
+    let mut file =
+        std::fs::File::open(path).map_err(|e| ModelError::invalid_file(path, e.to_string()))?;
+    let len = file
+        .metadata()
+        .map_err(|e| ModelError::invalid_file(path, e.to_string()))?
+        .len();
+    let mut magic = [0u8; 4];
+    file.read_exact(&mut magic)
+        .map_err(|_| ModelError::invalid_file(path, format!("file is only {len} bytes")))?;
+    if &magic != b"GGUF" {
+        return Err(ModelError::invalid_file(path, "missing GGUF magic bytes"));
+    }
+    Ok(len)
+}
+
+impl Llama {
+    fn vocab_size(path: &Path) -> Result<u64, ModelError> {
+        // The vocabulary is a GGUF array whose length the metadata reader does not expose;
+        // a vocab-only load reads just the tokenizer (milliseconds, no weights).
+        let params = LlamaModelParams::default().with_vocab_only(true);
+        let model = LlamaModel::load_from_file(backend()?, path, &params)
+            .map_err(|e| ModelError::invalid_file(path, format!("tokenizer: {e}")))?;
+        Ok(u64::try_from(model.n_vocab()).unwrap_or(0))
+    }
+}
+
+impl Backend for Llama {
+    type Model = LlamaLoaded;
+
+    fn inspect(&self, path: &Path) -> Result<ModelFacts, ModelError> {
+        let file_bytes = check_file(path)?;
+        let gguf = GgufContext::from_file(path)
+            .ok_or_else(|| ModelError::invalid_file(path, "GGUF header could not be parsed"))?;
+        let arch = gguf_str(&gguf, "general.architecture")
+            .ok_or_else(|| ModelError::invalid_file(path, "no general.architecture key"))?
+            .to_owned();
+        let key = |name: &str| gguf_uint(&gguf, &format!("{arch}.{name}"));
+        let need = |name: &str| {
+            key(name).ok_or_else(|| ModelError::invalid_file(path, format!("no {arch}.{name} key")))
+        };
+        let n_embd = need("embedding_length")?;
+        let n_head = need("attention.head_count")?.max(1);
+        let head_dim = n_embd / n_head;
+        let facts = ModelFacts {
+            file_bytes,
+            n_layer: need("block_count")?,
+            n_embd,
+            n_head,
+            n_head_kv: key("attention.head_count_kv").unwrap_or(n_head),
+            head_dim_k: key("attention.key_length").unwrap_or(head_dim),
+            head_dim_v: key("attention.value_length").unwrap_or(head_dim),
+            n_vocab: 0,
+            n_ctx_train: key("context_length").unwrap_or(0),
+        };
+        drop(gguf);
+        Ok(ModelFacts {
+            n_vocab: Self::vocab_size(path)?,
+            ..facts
+        })
+    }
+
+    fn load(&self, spec: &LoadSpec) -> Result<LlamaLoaded, ModelError> {
+        check_file(&spec.path)?;
+        let backend = backend()?;
+        let params = LlamaModelParams::default().with_n_gpu_layers(spec.n_gpu_layers);
+        let model = LlamaModel::load_from_file(backend, &spec.path, &params).map_err(|e| {
+            ModelError::Load {
+                path: spec.path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let model = Box::new(model);
+        let threads = i32::try_from(spec.threads.max(1)).unwrap_or(1);
+        let ctx_params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(spec.context_size))
+            .with_n_batch(spec.batch_size)
+            .with_n_ubatch(spec.batch_size)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let ctx = model
+            .new_context(backend, ctx_params)
+            .map_err(|e| ModelError::Context {
+                path: spec.path.clone(),
+                context_size: spec.context_size,
+                reason: e.to_string(),
+            })?;
+        // SAFETY: the context borrows the model, which lives on the heap in a Box owned by the
+        // same struct and is never moved out or replaced; `ctx` is declared before `model` in
+        // `LlamaLoaded`, so it is dropped first and never outlives the model it points to.
+        let ctx: LlamaContext<'static> = unsafe { std::mem::transmute(ctx) };
+        let template = model.chat_template(None).ok().or_else(|| {
+            let arch = model
+                .meta_val_str("general.architecture")
+                .unwrap_or_default();
+            LlamaChatTemplate::new(builtin_template(&arch)).ok()
+        });
+        Ok(LlamaLoaded {
+            ctx,
+            batch: LlamaBatch::new(spec.batch_size as usize, 1),
+            batch_size: spec.batch_size as usize,
+            template,
+            model,
+        })
+    }
+}
+
+/// The llama.cpp built-in template to use for a GGUF file that carries none (some quantised
+/// re-uploads drop it), chosen by architecture.
+fn builtin_template(arch: &str) -> &'static str {
+    if arch.starts_with("gemma") {
+        "gemma"
+    } else if arch.starts_with("llama") {
+        "llama3"
+    } else if arch.starts_with("phi3") {
+        "phi3"
+    } else {
+        "chatml"
+    }
+}
+
+/// A loaded model and its context. Field order matters: see the SAFETY note in `load`.
+pub struct LlamaLoaded {
+    ctx: LlamaContext<'static>,
+    batch: LlamaBatch<'static>,
+    batch_size: usize,
+    template: Option<LlamaChatTemplate>,
+    model: Box<LlamaModel>,
+}
+
+fn decode_err(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Decode(e.to_string())
+}
+
+impl LlamaLoaded {
+    /// Clears the KV cache and decodes `prompt`, asking for logits of the last token only.
+    fn ingest(&mut self, prompt: &[Token]) -> Result<(), ModelError> {
+        let n_ctx = self.context_size();
+        if prompt.is_empty() || prompt.len() >= n_ctx {
+            return Err(ModelError::PromptTooLong {
+                tokens: prompt.len(),
+                context_size: n_ctx,
+            });
+        }
+        self.ctx.clear_kv_cache();
+        let last = prompt.len() - 1;
+        for (chunk_index, chunk) in prompt.chunks(self.batch_size).enumerate() {
+            self.batch.clear();
+            let start = chunk_index * self.batch_size;
+            for (offset, &token) in chunk.iter().enumerate() {
+                let pos = start + offset;
+                self.batch
+                    .add(LlamaToken(token), pos as i32, &[0], pos == last)
+                    .map_err(decode_err)?;
+            }
+            self.ctx.decode(&mut self.batch).map_err(decode_err)?;
+        }
+        Ok(())
+    }
+
+    /// Index of the largest logit of the last decoded row: greedy decoding without building a
+    /// candidate array on every token.
+    fn argmax(&self) -> Token {
+        let logits = self.ctx.get_logits_ith(self.batch.n_tokens() - 1);
+        let mut best = 0;
+        let mut best_logit = f32::NEG_INFINITY;
+        for (i, &l) in logits.iter().enumerate() {
+            if l > best_logit {
+                best_logit = l;
+                best = i;
+            }
+        }
+        best as Token
+    }
+}
+
+impl LanguageModel for LlamaLoaded {
+    fn context_size(&self) -> usize {
+        self.ctx.n_ctx() as usize
+    }
+
+    fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String, ModelError> {
+        let template = self
+            .template
+            .as_ref()
+            .ok_or_else(|| ModelError::Template("the GGUF file carries no chat template".into()))?;
+        let chat = messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.to_owned(), m.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ModelError::Template(e.to_string()))?;
+        self.model
+            .apply_chat_template(template, &chat, true)
+            .map_err(|e| ModelError::Template(e.to_string()))
+    }
+
+    fn tokenize(&self, text: &str) -> Result<Vec<Token>, ModelError> {
+        let vocab = self.model.vocab();
+        Ok(vocab
+            .tokenize(text.as_bytes(), true, true)
+            .into_iter()
+            .map(|t| t.0)
+            .collect())
+    }
+
+    fn generate(
+        &mut self,
+        prompt: &[Token],
+        options: &GenerateOptions,
+        on_token: &mut dyn FnMut(usize),
+    ) -> Result<Generation, ModelError> {
+        let started = Instant::now();
+        self.ingest(prompt)?;
+        let prompt_seconds = started.elapsed().as_secs_f64();
+        let generating = Instant::now();
+        let n_ctx = self.context_size();
+        let mut bytes = Vec::with_capacity(options.max_tokens * 4);
+        let mut pos = prompt.len();
+        let mut generated = 0;
+        let stop = loop {
+            let token = self.argmax();
+            if self.model.vocab().is_eog(LlamaToken(token)) {
+                break StopReason::EndOfGeneration;
+            }
+            self.model
+                .vocab()
+                .token_to_piece_into(LlamaToken(token), &mut bytes, false, None);
+            generated += 1;
+            on_token(generated);
+            if generated >= options.max_tokens {
+                break StopReason::MaxTokens;
+            }
+            if pos + 1 >= n_ctx {
+                break StopReason::ContextFull;
+            }
+            self.batch.clear();
+            self.batch
+                .add(LlamaToken(token), pos as i32, &[0], true)
+                .map_err(decode_err)?;
+            self.ctx.decode(&mut self.batch).map_err(decode_err)?;
+            pos += 1;
+        };
+        Ok(Generation {
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            prompt_tokens: prompt.len(),
+            generated_tokens: generated,
+            prompt_seconds,
+            generate_seconds: generating.elapsed().as_secs_f64(),
+            stop,
+        })
+    }
+
+    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
+        self.ingest(prompt)?;
+        let logits = self.ctx.get_logits_ith(self.batch.n_tokens() - 1);
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let log_sum = logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln() + max;
+        let vocab = self.model.vocab();
+        labels
+            .iter()
+            .map(|label| {
+                let first = vocab
+                    .tokenize(label.as_bytes(), false, false)
+                    .first()
+                    .copied()
+                    .ok_or_else(|| ModelError::Decode(format!("label {label:?} has no tokens")))?;
+                let logit = logits
+                    .get(usize::try_from(first.0).unwrap_or(usize::MAX))
+                    .copied()
+                    .ok_or_else(|| {
+                        ModelError::Decode(format!("label token {} out of range", first.0))
+                    })?;
+                Ok(logit - log_sum)
+            })
+            .collect()
+    }
+}

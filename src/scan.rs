@@ -1,0 +1,328 @@
+//! Scanning: which files of the repository an edit considers.
+//!
+//! Owns walking the path arguments with the `ignore` crate (so .gitignore, .ignore and git's
+//! excludes are respected, hidden files skipped unless asked for), `--glob` include/exclude
+//! patterns, and reading each file once, skipping with a reason the ones codey must not edit:
+//! binary, too large, not UTF-8, unreadable. It does not decide what to do with a file.
+
+use std::path::{Path, PathBuf};
+
+use ignore::overrides::OverrideBuilder;
+use ignore::WalkBuilder;
+use serde::Serialize;
+
+/// Files larger than this are skipped unless `--max-file-bytes` says otherwise.
+pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024;
+
+/// What to scan.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Files or directories; empty means the whole root.
+    pub paths: Vec<PathBuf>,
+    /// Glob patterns; a leading `!` excludes.
+    pub globs: Vec<String>,
+    pub max_bytes: u64,
+    pub hidden: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            paths: Vec::new(),
+            globs: Vec::new(),
+            max_bytes: DEFAULT_MAX_BYTES,
+            hidden: false,
+        }
+    }
+}
+
+/// A file that may be edited, read once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub path: PathBuf,
+    /// Relative to the root, `/`-separated: the name in patches and summaries.
+    pub rel: String,
+    pub content: String,
+    /// Git file mode: 0o100755 when executable, else 0o100644.
+    pub mode: u32,
+}
+
+/// Why a file was not considered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SkipReason {
+    Binary,
+    TooLarge { bytes: u64, limit: u64 },
+    NotUtf8,
+    Unreadable { error: String },
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::Binary => f.write_str("binary file"),
+            SkipReason::TooLarge { bytes, limit } => {
+                write!(
+                    f,
+                    "{bytes} bytes is over the {limit}-byte limit (--max-file-bytes)"
+                )
+            }
+            SkipReason::NotUtf8 => f.write_str("not valid UTF-8"),
+            SkipReason::Unreadable { error } => write!(f, "unreadable: {error}"),
+        }
+    }
+}
+
+/// The result of a scan, both lists sorted by path.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    pub files: Vec<Candidate>,
+    pub skipped: Vec<(String, SkipReason)>,
+}
+
+/// Problems with the scan's arguments. Retrying does not help; the arguments must change.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("path {0} does not exist")]
+    NoSuchPath(PathBuf),
+    #[error("path {path} is outside the repository at {root}")]
+    OutsideRoot { path: PathBuf, root: PathBuf },
+    #[error("invalid --glob {glob:?}: {reason}")]
+    Glob { glob: String, reason: String },
+    #[error("walking {path}: {reason}")]
+    Walk { path: PathBuf, reason: String },
+}
+
+/// Makes `path` absolute (relative to `cwd`) and checks it lies under `root`.
+fn resolve(root: &Path, cwd: &Path, path: &Path) -> Result<PathBuf, ScanError> {
+    let joined = cwd.join(path);
+    let abs = joined
+        .canonicalize()
+        .map_err(|_| ScanError::NoSuchPath(path.to_owned()))?;
+    if abs.starts_with(root) {
+        Ok(abs)
+    } else {
+        Err(ScanError::OutsideRoot {
+            path: path.to_owned(),
+            root: root.to_owned(),
+        })
+    }
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(unix)]
+fn git_mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    if meta.permissions().mode() & 0o111 != 0 {
+        0o100755
+    } else {
+        0o100644
+    }
+}
+
+#[cfg(not(unix))]
+fn git_mode(_meta: &std::fs::Metadata) -> u32 {
+    0o100644
+}
+
+/// Reads one file, or says why it is skipped.
+pub fn read_candidate(root: &Path, path: &Path, max_bytes: u64) -> Result<Candidate, SkipReason> {
+    let unreadable = |e: std::io::Error| SkipReason::Unreadable {
+        error: e.to_string(),
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if meta.len() > max_bytes {
+        return Err(SkipReason::TooLarge {
+            bytes: meta.len(),
+            limit: max_bytes,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(unreadable)?;
+    // git's heuristic: a NUL byte in the first 8000 bytes means binary.
+    if bytes.iter().take(8000).any(|&b| b == 0) {
+        return Err(SkipReason::Binary);
+    }
+    let content = String::from_utf8(bytes).map_err(|_| SkipReason::NotUtf8)?;
+    Ok(Candidate {
+        path: path.to_owned(),
+        rel: relative(root, path),
+        content,
+        mode: git_mode(&meta),
+    })
+}
+
+/// Walks `options.paths` (or the whole root) and reads every file that passes the filters.
+pub fn scan(root: &Path, cwd: &Path, options: &ScanOptions) -> Result<Scan, ScanError> {
+    let root = root
+        .canonicalize()
+        .map_err(|_| ScanError::NoSuchPath(root.to_owned()))?;
+    let starts = if options.paths.is_empty() {
+        vec![root.clone()]
+    } else {
+        options
+            .paths
+            .iter()
+            .map(|p| resolve(&root, cwd, p))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let mut overrides = OverrideBuilder::new(&root);
+    for glob in &options.globs {
+        overrides.add(glob).map_err(|e| ScanError::Glob {
+            glob: glob.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    let overrides = overrides.build().map_err(|e| ScanError::Glob {
+        glob: options.globs.join(" "),
+        reason: e.to_string(),
+    })?;
+    let mut walk = WalkBuilder::new(&starts[0]);
+    for start in &starts[1..] {
+        walk.add(start);
+    }
+    walk.hidden(!options.hidden)
+        .overrides(overrides)
+        // Respect .gitignore even when the root is not (yet) a git repository.
+        .require_git(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .sort_by_file_path(|a, b| a.cmp(b));
+
+    let mut result = Scan::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in walk.build() {
+        let entry = entry.map_err(|e| ScanError::Walk {
+            path: root.clone(),
+            reason: e.to_string(),
+        })?;
+        // Symlinks are never followed or edited: the link target may be outside the repo.
+        let is_file = entry.file_type().is_some_and(|t| t.is_file());
+        if !is_file || !seen.insert(entry.path().to_owned()) {
+            continue;
+        }
+        match read_candidate(&root, entry.path(), options.max_bytes) {
+            Ok(c) => result.files.push(c),
+            Err(reason) => result.skipped.push((relative(&root, entry.path()), reason)),
+        }
+    }
+    result.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    result.skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        dir
+    }
+
+    fn rels(scan: &Scan) -> Vec<&str> {
+        scan.files.iter().map(|c| c.rel.as_str()).collect()
+    }
+
+    #[test]
+    fn respects_gitignore_and_skips_hidden_and_git() {
+        let dir = tree(&[
+            (".gitignore", b"build/\n*.log\n"),
+            ("src/a.py", b"x = 1\n"),
+            ("build/out.py", b"y\n"),
+            ("run.log", b"z\n"),
+            (".hidden/b.py", b"h\n"),
+            (".git/config", b"c\n"),
+        ]);
+        let s = scan(dir.path(), dir.path(), &ScanOptions::default()).unwrap();
+        assert_eq!(rels(&s), vec!["src/a.py"]);
+        let hidden = ScanOptions {
+            hidden: true,
+            ..ScanOptions::default()
+        };
+        let s = scan(dir.path(), dir.path(), &hidden).unwrap();
+        assert_eq!(rels(&s), vec![".gitignore", ".hidden/b.py", "src/a.py"]);
+    }
+
+    #[test]
+    fn skips_binary_large_and_non_utf8_with_reasons() {
+        let big = vec![b'a'; 100];
+        let dir = tree(&[
+            ("bin.dat", b"ab\0cd"),
+            ("big.txt", &big),
+            ("latin.txt", b"caf\xe9\n"),
+            ("ok.txt", b"ok\n"),
+        ]);
+        let options = ScanOptions {
+            max_bytes: 50,
+            ..ScanOptions::default()
+        };
+        let s = scan(dir.path(), dir.path(), &options).unwrap();
+        assert_eq!(rels(&s), vec!["ok.txt"]);
+        let reasons: Vec<(&str, &SkipReason)> =
+            s.skipped.iter().map(|(p, r)| (p.as_str(), r)).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (
+                    "big.txt",
+                    &SkipReason::TooLarge {
+                        bytes: 100,
+                        limit: 50
+                    }
+                ),
+                ("bin.dat", &SkipReason::Binary),
+                ("latin.txt", &SkipReason::NotUtf8),
+            ]
+        );
+    }
+
+    #[test]
+    fn paths_and_globs_narrow_the_scan() {
+        let dir = tree(&[("a/x.py", b"1\n"), ("a/y.rs", b"2\n"), ("b/z.py", b"3\n")]);
+        let options = ScanOptions {
+            paths: vec!["a".into()],
+            ..ScanOptions::default()
+        };
+        let s = scan(dir.path(), dir.path(), &options).unwrap();
+        assert_eq!(rels(&s), vec!["a/x.py", "a/y.rs"]);
+        let options = ScanOptions {
+            globs: vec!["*.py".into(), "!b/**".into()],
+            ..ScanOptions::default()
+        };
+        let s = scan(dir.path(), dir.path(), &options).unwrap();
+        assert_eq!(rels(&s), vec!["a/x.py"]);
+    }
+
+    #[test]
+    fn path_outside_root_or_missing_is_an_error() {
+        let dir = tree(&[("a.txt", b"1\n")]);
+        let other = tempfile::tempdir().unwrap();
+        let options = ScanOptions {
+            paths: vec![other.path().to_owned()],
+            ..ScanOptions::default()
+        };
+        assert!(matches!(
+            scan(dir.path(), dir.path(), &options),
+            Err(ScanError::OutsideRoot { .. })
+        ));
+        let options = ScanOptions {
+            paths: vec!["nope".into()],
+            ..ScanOptions::default()
+        };
+        assert!(matches!(
+            scan(dir.path(), dir.path(), &options),
+            Err(ScanError::NoSuchPath(_))
+        ));
+    }
+}

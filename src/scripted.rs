@@ -1,0 +1,192 @@
+//! A scripted backend for fast tests of the engine and the lifecycle manager.
+//!
+//! Its "models" answer from a script (the first rule whose needle occurs in the prompt), report
+//! whatever file size a test sets as their weights, and count one token per character. It owns
+//! nothing that touches llama.cpp; every feature tested with it also has a test on a real model.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::model::{
+    Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, LoadSpec, ModelError,
+    ModelFacts, StopReason, Token,
+};
+
+#[derive(Debug, Default)]
+struct Script {
+    sizes: HashMap<PathBuf, u64>,
+    answers: Vec<(String, String)>,
+    labels: Vec<(String, String, f32)>,
+    loads: Vec<PathBuf>,
+}
+
+/// The scripted backend. Clones share one script.
+#[derive(Debug, Clone, Default)]
+pub struct Scripted(Rc<RefCell<Script>>);
+
+impl Scripted {
+    /// The size `inspect` reports for `path`, which becomes its whole memory estimate.
+    pub fn set_size(&self, path: &Path, bytes: u64) {
+        self.0.borrow_mut().sizes.insert(path.to_owned(), bytes);
+    }
+
+    /// When a prompt contains `needle`, generate `answer`.
+    pub fn answer(&self, needle: &str, answer: &str) {
+        self.0
+            .borrow_mut()
+            .answers
+            .push((needle.to_owned(), answer.to_owned()));
+    }
+
+    /// When a prompt contains `needle`, give `label` the log-probability `score`.
+    pub fn label(&self, needle: &str, label: &str, score: f32) {
+        self.0
+            .borrow_mut()
+            .labels
+            .push((needle.to_owned(), label.to_owned(), score));
+    }
+
+    /// Every path loaded so far, in order.
+    pub fn loads(&self) -> Vec<PathBuf> {
+        self.0.borrow().loads.clone()
+    }
+}
+
+impl Backend for Scripted {
+    type Model = ScriptedModel;
+
+    fn inspect(&self, path: &Path) -> Result<ModelFacts, ModelError> {
+        let size = self.0.borrow().sizes.get(path).copied().unwrap_or(1);
+        Ok(ModelFacts {
+            file_bytes: size,
+            ..ModelFacts::default()
+        })
+    }
+
+    fn load(&self, spec: &LoadSpec) -> Result<ScriptedModel, ModelError> {
+        self.0.borrow_mut().loads.push(spec.path.clone());
+        Ok(ScriptedModel {
+            script: self.clone(),
+            context_size: spec.context_size as usize,
+        })
+    }
+
+    fn uses_process_memory(&self) -> bool {
+        false
+    }
+}
+
+/// One scripted "model".
+#[derive(Debug)]
+pub struct ScriptedModel {
+    script: Scripted,
+    context_size: usize,
+}
+
+fn detokenize(tokens: &[Token]) -> String {
+    tokens
+        .iter()
+        .filter_map(|&t| char::from_u32(t as u32))
+        .collect()
+}
+
+impl LanguageModel for ScriptedModel {
+    fn context_size(&self) -> usize {
+        self.context_size
+    }
+
+    fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String, ModelError> {
+        Ok(messages
+            .iter()
+            .map(|m| format!("<{}>\n{}\n", m.role, m.content))
+            .collect())
+    }
+
+    fn tokenize(&self, text: &str) -> Result<Vec<Token>, ModelError> {
+        Ok(text.chars().map(|c| c as Token).collect())
+    }
+
+    fn generate(
+        &mut self,
+        prompt: &[Token],
+        options: &GenerateOptions,
+        on_token: &mut dyn FnMut(usize),
+    ) -> Result<Generation, ModelError> {
+        let text = detokenize(prompt);
+        let script = self.script.0.borrow();
+        let answer = script
+            .answers
+            .iter()
+            .find(|(needle, _)| text.contains(needle.as_str()))
+            .map(|(_, a)| a.clone())
+            .unwrap_or_else(|| "NO_CHANGE".to_owned());
+        let generated: String = answer.chars().take(options.max_tokens).collect();
+        let n = generated.chars().count();
+        on_token(n);
+        Ok(Generation {
+            text: generated,
+            prompt_tokens: prompt.len(),
+            generated_tokens: n,
+            prompt_seconds: 0.0,
+            generate_seconds: 0.0,
+            stop: if n < answer.chars().count() {
+                StopReason::MaxTokens
+            } else {
+                StopReason::EndOfGeneration
+            },
+        })
+    }
+
+    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
+        let text = detokenize(prompt);
+        let script = self.script.0.borrow();
+        Ok(labels
+            .iter()
+            .map(|label| {
+                script
+                    .labels
+                    .iter()
+                    .find(|(needle, l, _)| l == label && text.contains(needle.as_str()))
+                    .map_or(-5.0, |(_, _, s)| *s)
+            })
+            .collect())
+    }
+}
+
+/// A lifecycle manager over scripted models whose weights are `sizes` MiB (router, coder,
+/// algorithm), under `budget_mb`, on a manual clock. The directory holds the model files.
+#[cfg(test)]
+pub fn lifecycle(
+    sizes: [u64; 3],
+    budget_mb: u64,
+) -> (
+    tempfile::TempDir,
+    crate::lifecycle::Lifecycle<Scripted>,
+    Scripted,
+    crate::lifecycle::ManualClock,
+) {
+    use crate::config::{Config, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        model_dir: dir.path().to_owned(),
+        memory_budget_mb: budget_mb,
+        ..Config::default()
+    };
+    let backend = Scripted::default();
+    for (role, size) in Role::ALL.into_iter().zip(sizes) {
+        let file = format!("{role}.gguf");
+        std::fs::write(dir.path().join(&file), b"GGUF").unwrap();
+        backend.set_size(&dir.path().join(&file), size * 1024 * 1024);
+        match role {
+            Role::Router => config.models.router.path = file.into(),
+            Role::Coder => config.models.coder.path = file.into(),
+            Role::Algorithm => config.models.algorithm.path = file.into(),
+        }
+    }
+    let clock = crate::lifecycle::ManualClock::default();
+    let lc =
+        crate::lifecycle::Lifecycle::new(backend.clone(), config, None).with_clock(clock.clone());
+    (dir, lc, backend, clock)
+}

@@ -1,0 +1,202 @@
+//! `codey edit` end to end on the real default models.
+
+use crate::common::{config_json, model_dir, Run, TestRepo};
+
+/// The README's demo instruction; the demo repo is fixtures/demo.
+pub const DEMO: &str =
+    "Make `find_duplicates` run in linear time; add a docstring to `print_report`";
+
+fn demo_patch(repo: &TestRepo) -> Run {
+    repo.codey(&["edit", DEMO]).expect(0)
+}
+
+#[test]
+fn demo_patch_applies_with_git_apply() {
+    let repo = TestRepo::from_fixture("demo");
+    let run = demo_patch(&repo);
+    let patch = run.stdout();
+    assert!(
+        patch.starts_with("diff --git a/"),
+        "stdout is not a patch:\n{patch}"
+    );
+    // stdout carries only the patch; the summary is on stderr.
+    assert!(!patch.contains("changed,"), "summary leaked to stdout");
+    assert!(run.stderr().contains("changed,"), "{}", run.stderr());
+    repo.apply(&patch);
+    assert_ne!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn same_input_gives_the_same_patch_and_write_matches_it() {
+    let repo = TestRepo::from_fixture("demo");
+    let first = demo_patch(&repo).stdout();
+    let second = demo_patch(&repo).stdout();
+    assert_eq!(first, second, "greedy decoding must be deterministic");
+    repo.codey(&["edit", DEMO, "--write"]).expect(0);
+    let written = repo.read("src/inventory.py");
+    repo.git(&["checkout", "--", "."]);
+    repo.apply(&first);
+    assert_eq!(repo.read("src/inventory.py"), written);
+}
+
+#[test]
+fn commit_mode_commits_the_instruction_and_leaves_status_clean() {
+    let repo = TestRepo::from_fixture("demo");
+    let before = repo.git(&["rev-parse", "HEAD"]);
+    let run = repo.codey(&["edit", DEMO, "--commit"]).expect(0);
+    assert_eq!(run.stdout(), "", "commit mode prints no patch");
+    let message = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(message.contains(DEMO), "{message}");
+    assert_eq!(repo.git(&["rev-parse", "HEAD~1"]), before);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    repo.git(&["fsck", "--strict"]);
+}
+
+#[test]
+fn check_mode_exits_1_when_edits_are_due_and_0_when_not() {
+    let repo = TestRepo::from_fixture("demo");
+    let run = repo.codey(&["edit", DEMO, "--check"]).expect(1);
+    assert!(run.stdout().starts_with("diff --git"));
+    // Nothing names `no_such_function`: every file is skipped, nothing is due.
+    let run = repo
+        .codey(&["edit", "rename `no_such_function` to `x`", "--check"])
+        .expect(0);
+    assert_eq!(run.stdout(), "");
+    assert!(
+        run.stderr().contains("does not mention `no_such_function`"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn patch_file_and_json_report() {
+    let repo = TestRepo::from_fixture("demo");
+    let out = repo.home.join("edits.patch");
+    let run = repo
+        .codey(&[
+            "edit",
+            DEMO,
+            "--format",
+            "json",
+            "--patch",
+            out.to_str().unwrap(),
+        ])
+        .expect(0);
+    let json = run.json();
+    let patch = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(json["patch"].as_str().unwrap(), patch);
+    let files = json["report"]["files"].as_array().unwrap();
+    let inventory = files
+        .iter()
+        .find(|f| f["path"] == "src/inventory.py")
+        .unwrap();
+    assert_eq!(inventory["role"], "algorithm");
+    assert_eq!(inventory["outcome"], "changed");
+    assert!(inventory["generated_tokens"].as_u64().unwrap() > 0);
+    let readme = files.iter().find(|f| f["path"] == "README.md").unwrap();
+    assert_eq!(readme["outcome"], "skipped");
+    repo.apply(&patch);
+}
+
+#[test]
+fn a_file_that_cannot_be_edited_fails_alone() {
+    // A context too small for the long file: it is refused, the short one is still edited.
+    let repo = TestRepo::with_files(&[
+        (
+            "long.py",
+            &format!("def old_name():\n{}", "    value = 1\n".repeat(120)),
+        ),
+        ("short.py", "def old_name():\n    return 1\n"),
+    ]);
+    let mut config = config_json(4000, &model_dir());
+    config["models"]["coder"]["context_size"] = 768.into();
+    let config = repo.config(&config);
+    let run = repo
+        .codey(&[
+            "edit",
+            "rename the function `old_name` to `new_name`",
+            "--role",
+            "coder",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .expect(2);
+    assert!(
+        run.stderr().contains("does not fit the 768-token context"),
+        "{}",
+        run.stderr()
+    );
+    let patch = run.stdout();
+    assert!(
+        patch.contains("b/short.py") && !patch.contains("long.py"),
+        "{patch}"
+    );
+    assert!(patch.contains("+def new_name():"), "{patch}");
+    repo.apply(&patch);
+}
+
+#[test]
+fn missing_model_names_the_path_and_the_fetch_command() {
+    let repo = TestRepo::with_files(&[("a.py", "def f():\n    pass\n")]);
+    let empty = repo.home.join("no-models");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = repo
+        .codey(&[
+            "edit",
+            "add a docstring",
+            "--model-dir",
+            empty.to_str().unwrap(),
+        ])
+        .expect(2);
+    let err = run.stderr();
+    assert!(
+        err.contains(
+            &empty
+                .join("SmolLM2-135M-Instruct.Q4_1.gguf")
+                .display()
+                .to_string()
+        ),
+        "{err}"
+    );
+    assert!(err.contains("scripts/fetch-models.sh router"), "{err}");
+}
+
+#[test]
+fn malformed_config_names_the_key_and_file() {
+    let repo = TestRepo::with_files(&[("a.py", "x = 1\n")]);
+    let mut config = config_json(4000, &model_dir());
+    config["models"]["coder"]["always_resdent"] = true.into();
+    let path = repo.config(&config);
+    let run = repo
+        .codey(&["edit", "x", "--config", path.to_str().unwrap()])
+        .expect(2);
+    let err = run.stderr();
+    assert!(err.contains("models.coder.always_resdent"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+}
+
+#[test]
+fn edit_help_documents_every_flag() {
+    let repo = TestRepo::with_files(&[("a.py", "x = 1\n")]);
+    let help = repo.codey_plain(&["edit", "--help"]).expect(0).stdout();
+    for flag in [
+        "--config",
+        "--model-dir",
+        "--memory-budget-mb",
+        "--role",
+        "--glob",
+        "--hidden",
+        "--max-file-bytes",
+        "--patch",
+        "--write",
+        "--commit",
+        "--check",
+        "--format",
+        "--threads",
+        "--router-margin",
+        "--no-progress",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from help:\n{help}");
+    }
+}
