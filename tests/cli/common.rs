@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
 
 use tempfile::TempDir;
 
@@ -140,14 +141,16 @@ impl TestRepo {
     pub fn codey(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_codey"));
         self.env(&mut cmd);
-        Run(cmd.args(args).arg("--no-progress").output().unwrap())
+        cmd.args(args).arg("--no-progress");
+        run_exclusive(cmd)
     }
 
     /// Runs codey without the `--no-progress` flag (for commands that do not take it).
     pub fn codey_plain(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_codey"));
         self.env(&mut cmd);
-        Run(cmd.args(args).output().unwrap())
+        cmd.args(args);
+        run_exclusive(cmd)
     }
 
     /// Writes a config file in the repo's HOME and returns its path.
@@ -164,6 +167,16 @@ impl TestRepo {
         self.git(&["apply", "--check", file.to_str().unwrap()]);
         self.git(&["apply", file.to_str().unwrap()]);
     }
+}
+
+/// One codey process at a time: each already uses every core, and llama.cpp's spinning OpenMP
+/// threads slow down many times over when two processes share the cores.
+fn run_exclusive(mut cmd: Command) -> Run {
+    static MODELS: Mutex<()> = Mutex::new(());
+    let _guard = MODELS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Run(cmd.output().unwrap())
 }
 
 /// A finished codey run.

@@ -6,15 +6,22 @@ use crate::common::{config_json, model_dir, Run, TestRepo};
 pub const DEMO: &str =
     "Make `find_duplicates` run in linear time; add a docstring to `print_report`";
 
-fn demo_patch(repo: &TestRepo) -> Run {
-    repo.codey(&["edit", DEMO]).expect(0)
+/// A coder-only instruction over the demo repo: the quicker model, for tests about output modes.
+pub const DOC: &str = "add a docstring to `print_report`";
+
+fn doc_patch(repo: &TestRepo) -> Run {
+    repo.codey(&["edit", DOC]).expect(0)
 }
 
 #[test]
 fn demo_patch_applies_with_git_apply() {
     let repo = TestRepo::from_fixture("demo");
-    let run = demo_patch(&repo);
+    let run = repo.codey(&["edit", DEMO]).expect(0);
     let patch = run.stdout();
+    assert!(
+        patch.contains("b/src/inventory.py") && patch.contains("b/src/report.py"),
+        "{patch}"
+    );
     assert!(
         patch.starts_with("diff --git a/"),
         "stdout is not a patch:\n{patch}"
@@ -29,24 +36,29 @@ fn demo_patch_applies_with_git_apply() {
 #[test]
 fn same_input_gives_the_same_patch_and_write_matches_it() {
     let repo = TestRepo::from_fixture("demo");
-    let first = demo_patch(&repo).stdout();
-    let second = demo_patch(&repo).stdout();
+    let first = doc_patch(&repo).stdout();
+    let second = doc_patch(&repo).stdout();
     assert_eq!(first, second, "greedy decoding must be deterministic");
-    repo.codey(&["edit", DEMO, "--write"]).expect(0);
-    let written = repo.read("src/inventory.py");
+    assert!(first.contains("b/src/report.py"), "{first}");
+    repo.codey(&["edit", DOC, "--write"]).expect(0);
+    let written = repo.read("src/report.py");
     repo.git(&["checkout", "--", "."]);
     repo.apply(&first);
-    assert_eq!(repo.read("src/inventory.py"), written);
+    assert_eq!(repo.read("src/report.py"), written);
 }
 
 #[test]
 fn commit_mode_commits_the_instruction_and_leaves_status_clean() {
     let repo = TestRepo::from_fixture("demo");
     let before = repo.git(&["rev-parse", "HEAD"]);
-    let run = repo.codey(&["edit", DEMO, "--commit"]).expect(0);
+    let run = repo.codey(&["edit", DOC, "--commit"]).expect(0);
     assert_eq!(run.stdout(), "", "commit mode prints no patch");
     let message = repo.git(&["log", "-1", "--format=%B"]);
-    assert!(message.contains(DEMO), "{message}");
+    assert!(message.contains(DOC), "{message}");
+    assert_eq!(
+        repo.git(&["show", "--format=", "--name-only", "HEAD"]),
+        "src/report.py\n"
+    );
     assert_eq!(repo.git(&["rev-parse", "HEAD~1"]), before);
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     repo.git(&["fsck", "--strict"]);
@@ -55,7 +67,7 @@ fn commit_mode_commits_the_instruction_and_leaves_status_clean() {
 #[test]
 fn check_mode_exits_1_when_edits_are_due_and_0_when_not() {
     let repo = TestRepo::from_fixture("demo");
-    let run = repo.codey(&["edit", DEMO, "--check"]).expect(1);
+    let run = repo.codey(&["edit", DOC, "--check"]).expect(1);
     assert!(run.stdout().starts_with("diff --git"));
     // Nothing names `no_such_function`: every file is skipped, nothing is due.
     let run = repo
