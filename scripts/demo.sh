@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
-instruction="Make \`find_duplicates\` run in linear time; add a docstring to \`print_report\`"
+instruction="Make \`find_duplicates\` run in linear time with a set of seen names; add a docstring to \`print_report\`"
 
 scripts/setup.sh
 cargo build --release --quiet >&2

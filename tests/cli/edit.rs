@@ -4,7 +4,7 @@ use crate::common::{config_json, model_dir, Run, TestRepo};
 
 /// The README's demo instruction; the demo repo is fixtures/demo.
 pub const DEMO: &str =
-    "Make `find_duplicates` run in linear time; add a docstring to `print_report`";
+    "Make `find_duplicates` run in linear time with a set of seen names; add a docstring to `print_report`";
 
 /// A coder-only instruction over the demo repo: the quicker model, for tests about output modes.
 pub const DOC: &str = "add a docstring to `print_report`";

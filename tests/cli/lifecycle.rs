@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::common::{config_json, model_dir, TestRepo};
 
 const INSTRUCTION: &str =
-    "Make `find_duplicates` run in linear time; add a docstring to `print_report`";
+    "Make `find_duplicates` run in linear time with a set of seen names; add a docstring to `print_report`";
 
 const ALGO_FILE: &str = "def find_duplicates(names):\n    out = []\n    for i in range(len(names)):\n        for j in range(i + 1, len(names)):\n            if names[i] == names[j] and names[i] not in out:\n                out.append(names[i])\n    return out\n";
 const DOC_FILE: &str = "def print_report(items):\n    print(\"Items:\", len(items))\n";
