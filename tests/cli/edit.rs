@@ -212,3 +212,81 @@ fn edit_help_documents_every_flag() {
         assert!(help.contains(flag), "{flag} missing from help:\n{help}");
     }
 }
+
+#[test]
+fn commit_mode_refuses_a_file_with_uncommitted_work_and_keeps_it() {
+    let repo = TestRepo::from_fixture("demo");
+    let before = repo.git(&["rev-parse", "HEAD"]);
+    let dirty = format!(
+        "{}# the user's unsaved thought\n",
+        repo.read("src/report.py")
+    );
+    repo.write("src/report.py", &dirty);
+    let run = repo.codey(&["edit", DOC, "--commit"]).expect(2);
+    assert!(
+        run.stderr().contains("has uncommitted changes"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        repo.git(&["rev-parse", "HEAD"]),
+        before,
+        "nothing may be committed"
+    );
+    assert_eq!(
+        repo.read("src/report.py"),
+        dirty,
+        "the user's work must survive"
+    );
+}
+
+#[test]
+fn corrupt_model_files_give_a_clear_error() {
+    let repo = TestRepo::with_files(&[("a.py", "def f():\n    pass\n")]);
+    let models = repo.home.join("bad-models");
+    std::fs::create_dir_all(&models).unwrap();
+    // Wrong magic, and a real header cut off after 1 KiB.
+    std::fs::write(models.join("junk.gguf"), b"not a model at all").unwrap();
+    let real = std::fs::read(model_dir().join("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")).unwrap();
+    std::fs::write(models.join("cut.gguf"), &real[..1024]).unwrap();
+    for (file, expected) in [
+        ("junk.gguf", "missing GGUF magic"),
+        ("cut.gguf", "not a readable GGUF model file"),
+    ] {
+        let mut config = config_json(4000, &models);
+        config["models"]["coder"]["path"] = file.into();
+        let config = repo.config(&config);
+        let run = repo
+            .codey(&[
+                "edit",
+                "add a docstring",
+                "--role",
+                "coder",
+                "--config",
+                config.to_str().unwrap(),
+            ])
+            .expect(2);
+        let err = run.stderr();
+        assert!(
+            err.contains(expected) && err.contains(file),
+            "{file}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    use std::process::{Command, Stdio};
+    let repo = TestRepo::with_files(&[("a.py", "x = 1\n")]);
+    // `codey edit … | true`: the reader is gone before anything is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codey"))
+        .args(["models", "--model-dir", model_dir().to_str().unwrap()])
+        .current_dir(&repo.root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::{config_json, model_dir, TestRepo};
+use crate::common::{config_json, model_dir, Run, TestRepo};
 
 const INSTRUCTION: &str =
     "Make `find_duplicates` run in linear time with a set of seen names; add a docstring to `print_report`";
@@ -30,6 +30,23 @@ fn events(json: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Runs the instruction with `config` and returns the run and its JSON report. The editors'
+/// answers are not these tests' concern (a file the model botches exits 2): only what happened
+/// to the models.
+fn edit_json(repo: &TestRepo, config: &std::path::Path) -> (Run, Value) {
+    let run = repo.codey(&[
+        "edit",
+        INSTRUCTION,
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(matches!(run.code(), 0 | 2), "{}", run.stderr());
+    let json = run.json();
+    (run, json)
+}
+
 #[test]
 fn tight_budget_loads_each_editor_once_and_never_evicts_the_router() {
     // Files alternate between the editors in path order: a naive loop would load four times.
@@ -41,18 +58,7 @@ fn tight_budget_loads_each_editor_once_and_never_evicts_the_router() {
     ]);
     // Router (~220 MB) + coder (~800 MB) or router + algorithm (~1430 MB) fit; both editors don't.
     let config = repo.config(&config_json(2100, &model_dir()));
-    // The editors' answers are not this test's concern (a file the model botches exits 2): only
-    // what happened to the models.
-    let run = repo.codey(&[
-        "edit",
-        INSTRUCTION,
-        "--config",
-        config.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert!(matches!(run.code(), 0 | 2), "{}", run.stderr());
-    let json = run.json();
+    let (run, json) = edit_json(&repo, &config);
     let roles: Vec<(String, String)> = json["report"]["files"]
         .as_array()
         .unwrap()
@@ -102,16 +108,7 @@ fn idle_models_unload_after_their_timeout_but_the_resident_router_stays() {
     // Residency wins over an idle timeout.
     config["models"]["router"]["unload_after_seconds"] = 0.into();
     let config = repo.config(&config);
-    let run = repo.codey(&[
-        "edit",
-        INSTRUCTION,
-        "--config",
-        config.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert!(matches!(run.code(), 0 | 2), "{}", run.stderr());
-    let json = run.json();
+    let (_, json) = edit_json(&repo, &config);
     assert_eq!(
         events(&json),
         [
