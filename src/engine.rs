@@ -371,14 +371,16 @@ fn try_edit<M: LanguageModel>(
     let options = GenerateOptions {
         max_tokens: context - tokens.len() - 1,
     };
-    let started = Instant::now();
+    // The rate counts from the first generated token: prompt processing is not generation.
+    let mut first_token: Option<Instant> = None;
     let mut on_token = |generated: usize| {
+        let since = *first_token.get_or_insert_with(Instant::now);
         // Reporting every token would cost more than it tells; every 16th is plenty.
         if generated.is_multiple_of(16) {
-            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            let secs = since.elapsed().as_secs_f64().max(1e-9);
             progress.event(ProgressEvent::Tokens {
                 generated,
-                tokens_per_second: generated as f64 / secs,
+                tokens_per_second: (generated - 1) as f64 / secs,
             });
         }
     };

@@ -1,6 +1,6 @@
 //! The progress display on stderr: an indicatif bar with the file, its role and tokens/s, and
-//! one line per model event. It draws only when stderr is a terminal (indicatif's rule), so logs
-//! and CI output stay clean; the per-file summary is printed separately at the end.
+//! a line above it for each model event. It draws only when stderr is a terminal (indicatif's
+//! rule), so logs and CI output stay clean; the per-file summary is printed separately.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -11,6 +11,8 @@ use codey::lifecycle::Event;
 #[derive(Clone)]
 pub struct Bar {
     bar: ProgressBar,
+    /// The file being edited, so token updates can keep it in the message.
+    file: String,
 }
 
 impl Bar {
@@ -22,14 +24,21 @@ impl Bar {
         };
         let bar = ProgressBar::with_draw_target(None, target);
         if let Ok(style) =
-            ProgressStyle::with_template("{spinner} [{pos}/{len}] {prefix} {wide_msg} {elapsed}")
+            ProgressStyle::with_template("{spinner} [{pos}/{len}] {prefix:9} {wide_msg} {elapsed}")
         {
             bar.set_style(style);
         }
-        Bar { bar }
+        if enabled {
+            // Keeps the spinner and clock moving through long prompt processing.
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        }
+        Bar {
+            bar,
+            file: String::new(),
+        }
     }
 
-    /// Shows a lifecycle event above the bar.
+    /// Shows a lifecycle event as a line above the bar.
     pub fn lifecycle(&self, event: &Event) {
         let line = match event {
             Event::Load { role, estimated_mb } => {
@@ -43,7 +52,7 @@ impl Bar {
             }
             Event::Unload { role } => format!("unloading {role} model"),
         };
-        self.bar.set_message(line);
+        self.bar.println(line);
     }
 
     pub fn finish(&self) {
@@ -68,22 +77,22 @@ impl Progress for Bar {
                 index,
                 total,
             } => {
+                self.file = path.to_owned();
                 self.bar.set_length(total as u64);
                 self.bar.set_position(index as u64);
-                self.bar.set_prefix(format!("{role}"));
-                self.bar.set_message(path.to_owned());
+                self.bar.set_prefix(role.name());
+                self.bar.set_message(format!("{path} (reading)"));
             }
             ProgressEvent::Tokens {
                 generated,
                 tokens_per_second,
             } => {
-                let path = self.bar.message();
-                let file = path.split(" (").next().unwrap_or_default().to_owned();
                 self.bar.set_message(format!(
-                    "{file} ({generated} tokens, {tokens_per_second:.1} tok/s)"
+                    "{} ({generated} tokens, {tokens_per_second:.1} tok/s)",
+                    self.file
                 ));
             }
-            ProgressEvent::FileDone { .. } => {}
+            ProgressEvent::FileDone { .. } => self.bar.inc(0),
         }
     }
 }
