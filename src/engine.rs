@@ -78,6 +78,10 @@ pub struct FileReport {
     pub outcome: Outcome,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,
+    /// Prompt processing and generation time inside the model.
+    pub prompt_seconds: f64,
+    pub generate_seconds: f64,
+    /// Wall time for the file, model load included when it happened here.
     pub seconds: f64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<String>,
@@ -98,6 +102,8 @@ impl FileReport {
             outcome,
             prompt_tokens: 0,
             generated_tokens: 0,
+            prompt_seconds: 0.0,
+            generate_seconds: 0.0,
             seconds: 0.0,
             matches: Vec::new(),
             mode: 0o100644,
@@ -357,7 +363,7 @@ fn try_edit<M: LanguageModel>(
 ) -> Result<Outcome, String> {
     let messages = prompt::edit_messages(role, instruction, &cand.rel, &cand.content);
     let text = model.chat_prompt(&messages).map_err(|e| e.to_string())?;
-    let tokens = model.tokenize(&text).map_err(|e| e.to_string())?;
+    let tokens = model.tokenize(&text, true).map_err(|e| e.to_string())?;
     report.prompt_tokens = tokens.len();
     let context = model.context_size();
     if tokens.len() + MIN_ANSWER_TOKENS > context {
@@ -388,6 +394,8 @@ fn try_edit<M: LanguageModel>(
         .generate(&tokens, &options, &mut on_token)
         .map_err(|e| e.to_string())?;
     report.generated_tokens = generation.generated_tokens;
+    report.prompt_seconds = generation.prompt_seconds;
+    report.generate_seconds = generation.generate_seconds;
     tracing::debug!(path = %cand.rel, answer = %generation.text, "model answer");
     let cut_off = generation.stop != StopReason::EndOfGeneration;
     let answer = edit::parse_answer(&generation.text, prompt::allows_whole_file(&cand.content))

@@ -7,7 +7,6 @@
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
@@ -19,8 +18,7 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
 use crate::model::{
-    Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, LoadSpec, ModelError,
-    ModelFacts, StopReason, Token,
+    Backend, ChatMessage, LanguageModel, LoadSpec, Logits, ModelError, ModelFacts, Token,
 };
 
 /// llama.cpp's backend may be initialised once per process.
@@ -173,6 +171,7 @@ impl Backend for Llama {
             ctx,
             batch: LlamaBatch::new(spec.batch_size as usize, 1),
             batch_size: spec.batch_size as usize,
+            logit_rows: Vec::with_capacity(spec.batch_size as usize),
             template,
             model,
         })
@@ -198,54 +197,14 @@ pub struct LlamaLoaded {
     ctx: LlamaContext<'static>,
     batch: LlamaBatch<'static>,
     batch_size: usize,
+    /// Batch indices of the rows the last decode computed logits for.
+    logit_rows: Vec<i32>,
     template: Option<LlamaChatTemplate>,
     model: Box<LlamaModel>,
 }
 
 fn decode_err(e: impl std::fmt::Display) -> ModelError {
     ModelError::Decode(e.to_string())
-}
-
-impl LlamaLoaded {
-    /// Clears the KV cache and decodes `prompt`, asking for logits of the last token only.
-    fn ingest(&mut self, prompt: &[Token]) -> Result<(), ModelError> {
-        let n_ctx = self.context_size();
-        if prompt.is_empty() || prompt.len() >= n_ctx {
-            return Err(ModelError::PromptTooLong {
-                tokens: prompt.len(),
-                context_size: n_ctx,
-            });
-        }
-        self.ctx.clear_kv_cache();
-        let last = prompt.len() - 1;
-        for (chunk_index, chunk) in prompt.chunks(self.batch_size).enumerate() {
-            self.batch.clear();
-            let start = chunk_index * self.batch_size;
-            for (offset, &token) in chunk.iter().enumerate() {
-                let pos = start + offset;
-                self.batch
-                    .add(LlamaToken(token), pos as i32, &[0], pos == last)
-                    .map_err(decode_err)?;
-            }
-            self.ctx.decode(&mut self.batch).map_err(decode_err)?;
-        }
-        Ok(())
-    }
-
-    /// Index of the largest logit of the last decoded row: greedy decoding without building a
-    /// candidate array on every token.
-    fn argmax(&self) -> Token {
-        let logits = self.ctx.get_logits_ith(self.batch.n_tokens() - 1);
-        let mut best = 0;
-        let mut best_logit = f32::NEG_INFINITY;
-        for (i, &l) in logits.iter().enumerate() {
-            if l > best_logit {
-                best_logit = l;
-                best = i;
-            }
-        }
-        best as Token
-    }
 }
 
 impl LanguageModel for LlamaLoaded {
@@ -268,84 +227,68 @@ impl LanguageModel for LlamaLoaded {
             .map_err(|e| ModelError::Template(e.to_string()))
     }
 
-    fn tokenize(&self, text: &str) -> Result<Vec<Token>, ModelError> {
-        let vocab = self.model.vocab();
-        Ok(vocab
-            .tokenize(text.as_bytes(), true, true)
-            .into_iter()
-            .map(|t| t.0)
-            .collect())
+    fn tokenize(&self, text: &str, special: bool) -> Result<Vec<Token>, ModelError> {
+        let tokens = self
+            .model
+            .vocab()
+            .tokenize(text.as_bytes(), special, special);
+        Ok(tokens.into_iter().map(|t| t.0).collect())
     }
 
-    fn generate(
-        &mut self,
-        prompt: &[Token],
-        options: &GenerateOptions,
-        on_token: &mut dyn FnMut(usize),
-    ) -> Result<Generation, ModelError> {
-        let started = Instant::now();
-        self.ingest(prompt)?;
-        let prompt_seconds = started.elapsed().as_secs_f64();
-        let generating = Instant::now();
-        let n_ctx = self.context_size();
-        let mut bytes = Vec::with_capacity(options.max_tokens * 4);
-        let mut pos = prompt.len();
-        let mut generated = 0;
-        let stop = loop {
-            let token = self.argmax();
-            if self.model.vocab().is_eog(LlamaToken(token)) {
-                break StopReason::EndOfGeneration;
-            }
-            self.model
-                .vocab()
-                .token_to_piece_into(LlamaToken(token), &mut bytes, false, None);
-            generated += 1;
-            on_token(generated);
-            if generated >= options.max_tokens {
-                break StopReason::MaxTokens;
-            }
-            if pos + 1 >= n_ctx {
-                break StopReason::ContextFull;
-            }
+    fn decode(&mut self, tokens: &[Token], start: usize, which: Logits) -> Result<(), ModelError> {
+        let end = start + tokens.len();
+        if end > self.context_size() {
+            return Err(ModelError::PromptTooLong {
+                tokens: end,
+                context_size: self.context_size(),
+            });
+        }
+        for (chunk_index, chunk) in tokens.chunks(self.batch_size).enumerate() {
             self.batch.clear();
-            self.batch
-                .add(LlamaToken(token), pos as i32, &[0], true)
-                .map_err(decode_err)?;
+            let chunk_start = start + chunk_index * self.batch_size;
+            for (offset, &token) in chunk.iter().enumerate() {
+                let pos = chunk_start + offset;
+                let wanted = which == Logits::All || pos + 1 == end;
+                self.batch
+                    .add(LlamaToken(token), pos as i32, &[0], wanted)
+                    .map_err(decode_err)?;
+            }
             self.ctx.decode(&mut self.batch).map_err(decode_err)?;
-            pos += 1;
-        };
-        Ok(Generation {
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-            prompt_tokens: prompt.len(),
-            generated_tokens: generated,
-            prompt_seconds,
-            generate_seconds: generating.elapsed().as_secs_f64(),
-            stop,
-        })
+        }
+        self.logit_rows.clear();
+        match which {
+            Logits::Last => self.logit_rows.push(self.batch.n_tokens() - 1),
+            Logits::All => self.logit_rows.extend(0..self.batch.n_tokens()),
+        }
+        Ok(())
     }
 
-    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
-        self.ingest(prompt)?;
-        let logits = self.ctx.get_logits_ith(self.batch.n_tokens() - 1);
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let log_sum = logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln() + max;
-        let vocab = self.model.vocab();
-        labels
-            .iter()
-            .map(|label| {
-                let first = vocab
-                    .tokenize(label.as_bytes(), false, false)
-                    .first()
-                    .copied()
-                    .ok_or_else(|| ModelError::Decode(format!("label {label:?} has no tokens")))?;
-                let logit = logits
-                    .get(usize::try_from(first.0).unwrap_or(usize::MAX))
-                    .copied()
-                    .ok_or_else(|| {
-                        ModelError::Decode(format!("label token {} out of range", first.0))
-                    })?;
-                Ok(logit - log_sum)
-            })
-            .collect()
+    fn logits(&self, row: usize) -> &[f32] {
+        match self.logit_rows.get(row) {
+            Some(&i) => self.ctx.get_logits_ith(i),
+            None => &[],
+        }
+    }
+
+    fn truncate(&mut self, from: usize) {
+        if from == 0 {
+            self.ctx.clear_kv_cache();
+        } else {
+            // Removing a suffix of sequence 0 does not fail for a plain KV cache; were it to,
+            // the next decode at those positions overwrites the stale entries anyway.
+            let _ = self
+                .ctx
+                .clear_kv_cache_seq(Some(0), u32::try_from(from).ok(), None);
+        }
+    }
+
+    fn is_end(&self, token: Token) -> bool {
+        self.model.vocab().is_eog(LlamaToken(token))
+    }
+
+    fn push_piece(&self, token: Token, out: &mut Vec<u8>) {
+        self.model
+            .vocab()
+            .token_to_piece_into(LlamaToken(token), out, false, None);
     }
 }

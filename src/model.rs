@@ -6,6 +6,7 @@
 //! trait (tokens, options, generations, facts about a file) and nothing that runs a model.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// A token id in the model's vocabulary.
 pub type Token = i32;
@@ -128,7 +129,18 @@ impl ModelError {
     }
 }
 
-/// One loaded model with its own context.
+/// Which rows of a decoded batch get logits. Asking only for the rows that are read keeps
+/// prompt processing from computing (and copying) a vocabulary-sized row per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits {
+    /// Only the last token's row (prompt processing, plain generation).
+    Last,
+    /// Every row (verifying a speculative draft).
+    All,
+}
+
+/// One loaded model with its own context (KV cache), at token level. Positions are explicit, so
+/// a caller can keep a shared prefix in the cache and decode only what follows it.
 pub trait LanguageModel {
     /// The context window in tokens.
     fn context_size(&self) -> usize;
@@ -136,21 +148,133 @@ pub trait LanguageModel {
     /// Renders messages through the model's chat template, ending with the assistant's turn.
     fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String, ModelError>;
 
-    /// Tokenizes text that may contain the chat template's special tokens.
-    fn tokenize(&self, text: &str) -> Result<Vec<Token>, ModelError>;
+    /// Tokenizes text. With `special`, the chat template's special tokens are parsed and the
+    /// model's start token is added; without, the text is plain (labels, drafts).
+    fn tokenize(&self, text: &str, special: bool) -> Result<Vec<Token>, ModelError>;
 
-    /// Greedy generation after `prompt`. `on_token` is called with the number of tokens
-    /// generated so far, for progress.
+    /// Appends `tokens` to the KV cache at positions `start..`, computing the logits `which`
+    /// asks for. Long inputs are split into batches internally.
+    fn decode(&mut self, tokens: &[Token], start: usize, which: Logits) -> Result<(), ModelError>;
+
+    /// The logits of row `row` of the last batch decoded (with [`Logits::Last`], row 0 is the
+    /// last token).
+    fn logits(&self, row: usize) -> &[f32];
+
+    /// Forgets the KV cache from position `from` on (`0` clears it).
+    fn truncate(&mut self, from: usize);
+
+    /// Whether `token` ends a generation.
+    fn is_end(&self, token: Token) -> bool;
+
+    /// Appends the bytes of `token` to `out`.
+    fn push_piece(&self, token: Token, out: &mut Vec<u8>);
+
+    /// Greedy generation after `prompt`, from an empty cache. `on_token` is called with the
+    /// number of tokens generated so far, for progress.
     fn generate(
         &mut self,
         prompt: &[Token],
         options: &GenerateOptions,
         on_token: &mut dyn FnMut(usize),
-    ) -> Result<Generation, ModelError>;
+    ) -> Result<Generation, ModelError> {
+        greedy(self, prompt, options, on_token)
+    }
 
     /// For each label, the log-probability that the answer to `prompt` starts with it (scored on
     /// the label's first token). Used to constrain tiny models to a fixed set of answers.
-    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError>;
+    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
+        check_fits(prompt.len(), self.context_size())?;
+        self.truncate(0);
+        self.decode(prompt, 0, Logits::Last)?;
+        let mut firsts = Vec::with_capacity(labels.len());
+        for label in labels {
+            let first = self.tokenize(label, false)?.first().copied();
+            firsts.push(
+                first
+                    .ok_or_else(|| ModelError::Decode(format!("label {label:?} has no tokens")))?,
+            );
+        }
+        let logits = self.logits(0);
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let log_sum = logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln() + max;
+        firsts
+            .into_iter()
+            .map(|t| {
+                let logit = usize::try_from(t).ok().and_then(|i| logits.get(i)).copied();
+                logit
+                    .map(|l| l - log_sum)
+                    .ok_or_else(|| ModelError::Decode(format!("label token {t} out of range")))
+            })
+            .collect()
+    }
+}
+
+fn check_fits(tokens: usize, context_size: usize) -> Result<(), ModelError> {
+    if tokens == 0 || tokens >= context_size {
+        return Err(ModelError::PromptTooLong {
+            tokens,
+            context_size,
+        });
+    }
+    Ok(())
+}
+
+/// Index of the largest logit: greedy decoding without building a candidate array per token.
+pub fn argmax(logits: &[f32]) -> Token {
+    let mut best = 0;
+    let mut best_logit = f32::NEG_INFINITY;
+    for (i, &l) in logits.iter().enumerate() {
+        if l > best_logit {
+            best_logit = l;
+            best = i;
+        }
+    }
+    best as Token
+}
+
+/// The plain greedy loop: one token per decode, logits for that token only, no allocation per
+/// token beyond the output buffer.
+pub fn greedy<M: LanguageModel + ?Sized>(
+    model: &mut M,
+    prompt: &[Token],
+    options: &GenerateOptions,
+    on_token: &mut dyn FnMut(usize),
+) -> Result<Generation, ModelError> {
+    let n_ctx = model.context_size();
+    check_fits(prompt.len(), n_ctx)?;
+    let started = Instant::now();
+    model.truncate(0);
+    model.decode(prompt, 0, Logits::Last)?;
+    let prompt_seconds = started.elapsed().as_secs_f64();
+    let generating = Instant::now();
+    let mut bytes = Vec::with_capacity(options.max_tokens.min(4096) * 4);
+    let mut pos = prompt.len();
+    let mut generated = 0;
+    let stop = loop {
+        let token = argmax(model.logits(0));
+        if model.is_end(token) {
+            break StopReason::EndOfGeneration;
+        }
+        model.push_piece(token, &mut bytes);
+        generated += 1;
+        on_token(generated);
+        if generated >= options.max_tokens {
+            break StopReason::MaxTokens;
+        }
+        if pos + 1 >= n_ctx {
+            break StopReason::ContextFull;
+        }
+        model.decode(&[token], pos, Logits::Last)?;
+        pos += 1;
+    };
+    Ok(Generation {
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        prompt_tokens: prompt.len(),
+        generated_tokens: generated,
+        prompt_seconds,
+        generate_seconds: generating.elapsed().as_secs_f64(),
+        stop,
+    })
 }
 
 /// Inspects and loads model files.
@@ -167,5 +291,135 @@ pub trait Backend {
     /// over a load is the model's footprint (false for test doubles).
     fn uses_process_memory(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model over digits: after token t it predicts t + 1; token 9 ends the generation.
+    struct Counter {
+        cache: Vec<Token>,
+        rows: Vec<Vec<f32>>,
+        context: usize,
+    }
+
+    impl Counter {
+        fn new(context: usize) -> Self {
+            Counter {
+                cache: Vec::new(),
+                rows: Vec::new(),
+                context,
+            }
+        }
+    }
+
+    impl LanguageModel for Counter {
+        fn context_size(&self) -> usize {
+            self.context
+        }
+        fn chat_prompt(&self, _: &[ChatMessage]) -> Result<String, ModelError> {
+            Ok(String::new())
+        }
+        fn tokenize(&self, text: &str, _: bool) -> Result<Vec<Token>, ModelError> {
+            Ok(text.bytes().map(|b| Token::from(b - b'0')).collect())
+        }
+        fn decode(
+            &mut self,
+            tokens: &[Token],
+            start: usize,
+            which: Logits,
+        ) -> Result<(), ModelError> {
+            assert_eq!(start, self.cache.len(), "decode must continue the cache");
+            self.cache.extend_from_slice(tokens);
+            let row = |t: Token| {
+                (0..10)
+                    .map(|i| if i == (t + 1) % 10 { 1.0 } else { 0.0 })
+                    .collect()
+            };
+            self.rows = match which {
+                Logits::Last => vec![row(tokens[tokens.len() - 1])],
+                Logits::All => tokens.iter().map(|&t| row(t)).collect(),
+            };
+            Ok(())
+        }
+        fn logits(&self, row: usize) -> &[f32] {
+            &self.rows[row]
+        }
+        fn truncate(&mut self, from: usize) {
+            self.cache.truncate(from);
+        }
+        fn is_end(&self, token: Token) -> bool {
+            token == 9
+        }
+        fn push_piece(&self, token: Token, out: &mut Vec<u8>) {
+            out.push(b'0' + token as u8);
+        }
+    }
+
+    fn run(model: &mut Counter, prompt: &str, max_tokens: usize) -> Generation {
+        let tokens = model.tokenize(prompt, true).unwrap();
+        let mut seen = 0;
+        let g = model
+            .generate(&tokens, &GenerateOptions { max_tokens }, &mut |n| seen = n)
+            .unwrap();
+        assert_eq!(seen, g.generated_tokens);
+        g
+    }
+
+    #[test]
+    fn greedy_follows_the_largest_logit_until_the_end_token() {
+        let mut m = Counter::new(64);
+        let g = run(&mut m, "12", 100);
+        assert_eq!(
+            (g.text.as_str(), g.stop, g.prompt_tokens),
+            ("345678", StopReason::EndOfGeneration, 2)
+        );
+        // A second generation starts from a cleared cache.
+        let g = run(&mut m, "5", 100);
+        assert_eq!(g.text, "678");
+        assert_eq!(m.cache.len(), 4);
+    }
+
+    #[test]
+    fn greedy_stops_at_max_tokens_and_at_the_context_end() {
+        let mut m = Counter::new(64);
+        assert_eq!(run(&mut m, "0", 3).stop, StopReason::MaxTokens);
+        let mut m = Counter::new(4);
+        let g = run(&mut m, "0", 100);
+        assert_eq!((g.text.as_str(), g.stop), ("123", StopReason::ContextFull));
+    }
+
+    #[test]
+    fn prompt_that_fills_the_context_is_refused() {
+        let mut m = Counter::new(3);
+        let tokens = m.tokenize("123", true).unwrap();
+        let err = m.generate(&tokens, &GenerateOptions { max_tokens: 1 }, &mut |_| {});
+        assert!(matches!(
+            err,
+            Err(ModelError::PromptTooLong {
+                tokens: 3,
+                context_size: 3
+            })
+        ));
+    }
+
+    #[test]
+    fn label_scores_are_log_probabilities_of_first_tokens() {
+        let mut m = Counter::new(64);
+        let prompt = m.tokenize("4", true).unwrap();
+        let scores = m.label_scores(&prompt, &["5", "7"]).unwrap();
+        assert!(scores[0] > scores[1]);
+        // Probabilities: e / (e + 9) and 1 / (e + 9).
+        let e = 1.0f32.exp();
+        assert!(
+            (scores[0] - (e / (e + 9.0)).ln()).abs() < 1e-5,
+            "{scores:?}"
+        );
+        assert!(
+            (scores[1] - (1.0 / (e + 9.0)).ln()).abs() < 1e-5,
+            "{scores:?}"
+        );
     }
 }

@@ -176,9 +176,14 @@ pub fn summary(report: &Report) -> String {
             | Outcome::Failed { reason } => reason.clone(),
         };
         let tokens = if f.generated_tokens > 0 {
+            let rate = |tokens: usize, secs: f64| tokens as f64 / secs.max(1e-9);
             format!(
-                " [{} prompt + {} generated tokens, {:.1}s]",
-                f.prompt_tokens, f.generated_tokens, f.seconds
+                " [{} prompt tokens at {:.0}/s, {} generated at {:.1}/s, {:.1}s]",
+                f.prompt_tokens,
+                rate(f.prompt_tokens, f.prompt_seconds),
+                f.generated_tokens,
+                rate(f.generated_tokens, f.generate_seconds),
+                f.seconds
             )
         } else {
             String::new()

@@ -377,7 +377,7 @@ fn label_scores<M: LanguageModel>(
     facts: &FileFacts,
 ) -> Result<[f32; 2], ModelError> {
     let text = model.chat_prompt(&prompt(instruction, facts))?;
-    let tokens = model.tokenize(&text)?;
+    let tokens = model.tokenize(&text, true)?;
     let scores = model.label_scores(&tokens, &LABELS)?;
     Ok([scores[0], scores[1]])
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::model::{
-    Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, LoadSpec, ModelError,
+    Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, LoadSpec, Logits, ModelError,
     ModelFacts, StopReason, Token,
 };
 
@@ -70,6 +70,7 @@ impl Backend for Scripted {
         Ok(ScriptedModel {
             script: self.clone(),
             context_size: spec.context_size as usize,
+            cache: Vec::new(),
         })
     }
 
@@ -83,6 +84,7 @@ impl Backend for Scripted {
 pub struct ScriptedModel {
     script: Scripted,
     context_size: usize,
+    cache: Vec<Token>,
 }
 
 fn detokenize(tokens: &[Token]) -> String {
@@ -104,8 +106,35 @@ impl LanguageModel for ScriptedModel {
             .collect())
     }
 
-    fn tokenize(&self, text: &str) -> Result<Vec<Token>, ModelError> {
+    fn tokenize(&self, text: &str, _special: bool) -> Result<Vec<Token>, ModelError> {
         Ok(text.chars().map(|c| c as Token).collect())
+    }
+
+    // The scripted model answers whole prompts (`generate`, `label_scores` below); its
+    // token-level primitives only keep the cache's contents, which is all they can be asked for.
+    fn decode(&mut self, tokens: &[Token], start: usize, _which: Logits) -> Result<(), ModelError> {
+        self.cache.truncate(start);
+        self.cache.extend_from_slice(tokens);
+        Ok(())
+    }
+
+    fn logits(&self, _row: usize) -> &[f32] {
+        &[]
+    }
+
+    fn truncate(&mut self, from: usize) {
+        self.cache.truncate(from);
+    }
+
+    fn is_end(&self, _token: Token) -> bool {
+        false
+    }
+
+    fn push_piece(&self, token: Token, out: &mut Vec<u8>) {
+        let mut buf = [0u8; 4];
+        if let Some(c) = char::from_u32(token as u32) {
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
     }
 
     fn generate(
