@@ -255,7 +255,7 @@ fn parse<T: serde::de::DeserializeOwned>(
         let message = e.into_inner().to_string();
         ConfigError::Invalid {
             path: path.to_owned(),
-            // serde reports an unknown field at its parent; name the field itself.
+            // serde reports an unknown or missing field at its parent; name the field itself.
             key: unknown_field_key(&key, &message).unwrap_or(key),
             message,
         }
@@ -263,7 +263,11 @@ fn parse<T: serde::de::DeserializeOwned>(
 }
 
 fn unknown_field_key(parent: &str, message: &str) -> Option<String> {
-    let name = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let name = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"))?
+        .split('`')
+        .next()?;
     Some(if parent == "." || parent.is_empty() {
         name.to_owned()
     } else {

@@ -290,3 +290,22 @@ fn a_closed_stdout_is_not_an_error() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn user_config_file_is_found_and_its_errors_name_it() {
+    let repo = TestRepo::with_files(&[("a.py", "x = 1\n")]);
+    let dir = repo.home.join(".config/codey");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"models": {}, "memory_budget_mb": 1}"#,
+    )
+    .unwrap();
+    let run = repo.codey(&["edit", "x"]).expect(2);
+    let err = run.stderr();
+    assert!(
+        err.contains(&dir.join("config.json").display().to_string()),
+        "{err}"
+    );
+    assert!(err.contains("key `models.router`"), "{err}");
+}
