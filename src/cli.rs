@@ -89,6 +89,11 @@ impl ConfigArgs {
         if let Some(budget) = self.memory_budget_mb {
             loaded.config.memory_budget_mb = budget;
         }
+        let origin = loaded
+            .source
+            .clone()
+            .unwrap_or_else(|| "(defaults and flags)".into());
+        loaded.config.validate(&origin)?;
         if let Some(backup) = &loaded.migrated_backup {
             eprintln!(
                 "codey: migrated the single-model config to the multi-model shape; old file kept at {}",
@@ -215,7 +220,7 @@ fn edit(args: EditArgs) -> Result<ExitCode> {
         scanned.files,
         &scanned.skipped,
         &mut bar,
-    )?;
+    );
     bar.finish();
 
     let mode = match (args.write, args.commit) {
@@ -237,19 +242,9 @@ fn edit(args: EditArgs) -> Result<ExitCode> {
         )?),
     };
 
-    let mut stdout = std::io::stdout().lock();
-    match args.format {
-        Format::Json => {
-            let json = serde_json::json!({ "report": report, "patch": patch, "written": written });
-            serde_json::to_writer_pretty(&mut stdout, &json)?;
-            writeln!(stdout)?;
-        }
-        Format::Patch if args.patch.is_none() && (mode == Mode::Patch || args.check) => {
-            stdout.write_all(patch.as_bytes())?;
-        }
-        Format::Patch => {}
-    }
-    stdout.flush()?;
+    // A reader that went away (`codey edit … | head`) is not an error, but the exit code must
+    // still say whether edits are due or files failed.
+    print_product(&report, &patch, written.as_ref(), &args, mode).or_else(ignore_broken_pipe)?;
 
     eprint!("{}", output::summary(&report));
     let mut refused = 0;
@@ -269,6 +264,37 @@ fn edit(args: EditArgs) -> Result<ExitCode> {
         report.count("changed"),
         args.check,
     ))
+}
+
+/// Writes the product of an edit (patch or JSON) to stdout.
+fn print_product(
+    report: &engine::Report,
+    patch: &str,
+    written: Option<&output::Written>,
+    args: &EditArgs,
+    mode: Mode,
+) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let json = serde_json::json!({ "report": report, "patch": patch, "written": written });
+            serde_json::to_writer_pretty(&mut stdout, &json)?;
+            writeln!(stdout)?;
+        }
+        Format::Patch if args.patch.is_none() && (mode == Mode::Patch || args.check) => {
+            stdout.write_all(patch.as_bytes())?;
+        }
+        Format::Patch => {}
+    }
+    stdout.flush()
+}
+
+fn ignore_broken_pipe(e: std::io::Error) -> std::io::Result<()> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(e)
+    }
 }
 
 /// 2 when anything failed, 1 when `--check` found edits, else 0.

@@ -237,13 +237,17 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
     if value.get("model_path").is_some() {
         return migrate_legacy(path, &text, value);
     }
-    let config = parse(path, value)?;
+    let config: Config = parse(path, value)?;
+    config.validate(path)?;
     Ok(Loaded {
         config,
         source: Some(path.to_owned()),
         migrated_backup: None,
     })
 }
+
+/// The smallest context a model may be given: room for a prompt and an answer.
+pub const MIN_CONTEXT: u32 = 512;
 
 /// Deserialises with the path of the offending key in the error.
 fn parse<T: serde::de::DeserializeOwned>(
@@ -299,6 +303,8 @@ fn migrate_legacy(
 ) -> Result<Loaded, ConfigError> {
     let legacy: Legacy = parse(path, value)?;
     let mut config = Config::default();
+    // Validate before anything is written: a bad legacy file is reported, not rewritten.
+    let check = |c: &Config| c.validate(path);
     for role in [Role::Coder, Role::Algorithm] {
         let m = config.models.get_mut(role);
         m.path = legacy.model_path.clone();
@@ -312,7 +318,8 @@ fn migrate_legacy(
     if let Some(budget) = legacy.memory_budget_mb {
         config.memory_budget_mb = budget;
     }
-    let backup = path.with_extension("json.bak");
+    check(&config)?;
+    let backup = free_backup_path(path);
     let migrate_err = |source| ConfigError::Migrate {
         path: path.to_owned(),
         source,
@@ -328,6 +335,19 @@ fn migrate_legacy(
     })
 }
 
+/// `<file>.bak`, or `<file>.bak.N` for the first N not taken: an older backup is never
+/// overwritten.
+fn free_backup_path(path: &Path) -> PathBuf {
+    let first = path.with_extension("json.bak");
+    if !first.exists() {
+        return first;
+    }
+    (1..)
+        .map(|n| path.with_extension(format!("json.bak.{n}")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
 /// Expands a leading `~/` to the home directory.
 fn expand_home(path: &Path) -> PathBuf {
     match path.strip_prefix("~") {
@@ -337,6 +357,33 @@ fn expand_home(path: &Path) -> PathBuf {
 }
 
 impl Config {
+    /// Checks the values serde cannot: a context too small to hold a prompt and an answer (0
+    /// would make llama.cpp silently use the model's full training context, which the memory
+    /// estimate would not count), and an empty budget.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message,
+        };
+        for role in Role::ALL {
+            let context = self.models.get(role).context_size;
+            if context < MIN_CONTEXT {
+                return Err(invalid(
+                    format!("models.{role}.context_size"),
+                    format!("{context} is below the minimum of {MIN_CONTEXT} tokens"),
+                ));
+            }
+        }
+        if self.memory_budget_mb == 0 {
+            return Err(invalid(
+                "memory_budget_mb".into(),
+                "must be more than 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The model directory with `~` expanded.
     pub fn model_dir(&self) -> PathBuf {
         expand_home(&self.model_dir)
@@ -446,6 +493,32 @@ mod tests {
             Path::new("/models").join(DEFAULT_ROUTER_FILE)
         );
         assert_eq!(config.model_path(Role::Coder), Path::new("/abs/coder.gguf"));
+    }
+
+    #[test]
+    fn zero_context_is_rejected_with_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            r#"{"models":{"router":{"path":"r.gguf","context_size":0},"coder":{"path":"c.gguf"},
+               "algorithm":{"path":"a.gguf"}},"memory_budget_mb":100}"#,
+        );
+        let err = load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("models.router.context_size"), "{err}");
+    }
+
+    #[test]
+    fn a_second_migration_keeps_the_first_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), r#"{"model_path": "one.gguf"}"#);
+        let first = load_file(&path).unwrap().migrated_backup.unwrap();
+        std::fs::write(&path, r#"{"model_path": "two.gguf"}"#).unwrap();
+        let second = load_file(&path).unwrap().migrated_backup.unwrap();
+        assert_ne!(first, second);
+        assert!(std::fs::read_to_string(first).unwrap().contains("one.gguf"));
+        assert!(std::fs::read_to_string(second)
+            .unwrap()
+            .contains("two.gguf"));
     }
 
     #[test]

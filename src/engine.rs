@@ -13,8 +13,8 @@ use serde::Serialize;
 use crate::config::Role;
 use crate::diff::{self, FileDiff};
 use crate::edit::{self, MatchKind};
-use crate::lifecycle::{Lifecycle, LifecycleError, Stats};
-use crate::model::{Backend, GenerateOptions, LanguageModel, ModelError, StopReason};
+use crate::lifecycle::{Lifecycle, Stats};
+use crate::model::{Backend, GenerateOptions, LanguageModel, ModelError, StopReason, Token};
 use crate::prompt;
 use crate::router::{self, Decision, FileFacts, Source};
 use crate::scan::{Candidate, SkipReason};
@@ -117,6 +117,8 @@ impl FileReport {
 pub struct Report {
     pub instruction: String,
     pub files: Vec<FileReport>,
+    /// Things that did not fail a file but that the user should know.
+    pub warnings: Vec<String>,
     pub models: Stats,
 }
 
@@ -176,16 +178,6 @@ impl Progress for NoProgress {
     fn event(&mut self, _: ProgressEvent<'_>) {}
 }
 
-/// Failures that stop the whole run (as opposed to one file). Retrying does not help until the
-/// configuration or the model files are fixed.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error("router: {0}")]
-    Router(#[from] LifecycleError),
-    #[error("router model: {0}")]
-    RouterModel(ModelError),
-}
-
 /// Runs the edit over `files`. `scan_skipped` are reported as skipped.
 pub fn run<B: Backend>(
     lifecycle: &mut Lifecycle<B>,
@@ -193,7 +185,7 @@ pub fn run<B: Backend>(
     files: Vec<Candidate>,
     scan_skipped: &[(String, SkipReason)],
     progress: &mut dyn Progress,
-) -> Result<Report, EngineError> {
+) -> Report {
     let mut reports: Vec<FileReport> = scan_skipped
         .iter()
         .map(|(path, reason)| {
@@ -205,7 +197,8 @@ pub fn run<B: Backend>(
             )
         })
         .collect();
-    let routed = route_all(lifecycle, request, &files, progress)?;
+    let mut warnings = Vec::new();
+    let routed = route_all(lifecycle, request, &files, progress, &mut warnings);
     let mut work: Vec<(Role, Candidate, Decision, String)> = Vec::new();
     for (cand, (decision, focused)) in files.into_iter().zip(routed) {
         match decision.role {
@@ -272,27 +265,40 @@ pub fn run<B: Backend>(
         reports.push(report);
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Report {
+    Report {
         instruction: request.instruction.clone(),
         files: reports,
+        warnings,
         models: lifecycle.stats(),
-    })
+    }
 }
 
-/// Routes every file before any editor is loaded.
+/// Routes every file before any editor is loaded. The router model failing (missing file, an
+/// instruction over its context) never stops the batch: the keyword rule decides instead, and
+/// the report carries a warning.
 fn route_all<B: Backend>(
     lifecycle: &mut Lifecycle<B>,
     request: &EditRequest,
     files: &[Candidate],
     progress: &mut dyn Progress,
-) -> Result<Vec<(Decision, String)>, EngineError> {
+    warnings: &mut Vec<String>,
+) -> Vec<(Decision, String)> {
     progress.event(ProgressEvent::Routing { files: files.len() });
+    // Only names some file of the batch contains can make a file skippable: a name no file has
+    // is one the edit is about to introduce.
+    let known: Vec<String> = router::backticked(&request.instruction)
+        .into_iter()
+        .filter(|name| files.iter().any(|f| f.content.contains(name.as_str())))
+        .collect();
+    let mut state = RouterState::Untried;
     let mut decisions = Vec::with_capacity(files.len());
-    let mut bias: Option<[f32; 2]> = None;
     for cand in files {
-        let facts = FileFacts::gather(&request.instruction, &cand.rel, &cand.content);
+        let mut facts = FileFacts::gather(&request.instruction, &cand.rel, &cand.content);
+        facts
+            .mentions
+            .retain(|(name, _)| known.contains(name) && !cand.explicit);
         // Route (and later edit) on the part of the task that concerns this file.
-        let focused = router::focus(&request.instruction, &cand.content);
+        let focused = router::focus(&request.instruction, &cand.content, &known);
         let decision = match (
             request.role,
             router::skip_reason(&request.instruction, &facts),
@@ -307,21 +313,7 @@ fn route_all<B: Backend>(
                 source: Source::Override,
                 reason: "--role".to_owned(),
             },
-            (None, None) => {
-                let bias = match bias {
-                    Some(b) => b,
-                    None => *bias.insert(
-                        lifecycle
-                            .with(Role::Router, router::calibrate)?
-                            .map_err(EngineError::RouterModel)?,
-                    ),
-                };
-                lifecycle
-                    .with(Role::Router, |m| {
-                        router::decide(Some((m, bias)), &focused, &facts, request.router_margin)
-                    })?
-                    .map_err(EngineError::RouterModel)?
-            }
+            (None, None) => ask_router(lifecycle, &mut state, request, &focused, &facts),
         };
         progress.event(ProgressEvent::Routed {
             path: &cand.rel,
@@ -329,7 +321,47 @@ fn route_all<B: Backend>(
         });
         decisions.push((decision, focused));
     }
-    Ok(decisions)
+    if let RouterState::Unavailable(reason) = state {
+        warnings.push(format!(
+            "router model unavailable, the keyword rule routed every file: {reason}"
+        ));
+    }
+    decisions
+}
+
+/// Whether the router model has been calibrated, or could not be used.
+enum RouterState {
+    Untried,
+    Ready([f32; 2]),
+    Unavailable(String),
+}
+
+fn ask_router<B: Backend>(
+    lifecycle: &mut Lifecycle<B>,
+    state: &mut RouterState,
+    request: &EditRequest,
+    instruction: &str,
+    facts: &FileFacts,
+) -> Decision {
+    if let RouterState::Untried = state {
+        *state = match lifecycle.with(Role::Router, router::calibrate) {
+            Ok(Ok(bias)) => RouterState::Ready(bias),
+            Ok(Err(e)) => RouterState::Unavailable(e.to_string()),
+            Err(e) => RouterState::Unavailable(e.to_string()),
+        };
+    }
+    let bias = match state {
+        RouterState::Ready(bias) => *bias,
+        _ => return router::rule_decision(instruction, "router model unavailable"),
+    };
+    let answer = lifecycle.with(Role::Router, |m| {
+        router::decide(Some((m, bias)), instruction, facts, request.router_margin)
+    });
+    match answer {
+        Ok(Ok(decision)) => decision,
+        Ok(Err(e)) => router::rule_decision(instruction, &format!("router model failed: {e}")),
+        Err(e) => router::rule_decision(instruction, &format!("router model failed: {e}")),
+    }
 }
 
 /// Prompts, generates, parses and applies one file. Every failure is this file's alone.
@@ -363,7 +395,7 @@ fn try_edit<M: LanguageModel>(
 ) -> Result<Outcome, String> {
     let messages = prompt::edit_messages(role, instruction, &cand.rel, &cand.content);
     let text = model.chat_prompt(&messages).map_err(|e| e.to_string())?;
-    let tokens = model.tokenize(&text, true).map_err(|e| e.to_string())?;
+    let tokens = tokenize_prompt(model, &text, &cand.content).map_err(|e| e.to_string())?;
     report.prompt_tokens = tokens.len();
     let context = model.context_size();
     if tokens.len() + MIN_ANSWER_TOKENS > context {
@@ -402,6 +434,9 @@ fn try_edit<M: LanguageModel>(
         .map_err(|e| with_cut_off(e.to_string(), cut_off))?;
     let applied =
         edit::resolve(&cand.content, &answer).map_err(|e| with_cut_off(e.to_string(), cut_off))?;
+    if let edit::Answer::WholeFile(_) = answer {
+        check_whole_file(instruction, &cand.content, &applied.text)?;
+    }
     report.matches = applied
         .matches
         .iter()
@@ -424,6 +459,50 @@ fn try_edit<M: LanguageModel>(
         new_content: applied.text,
         diff,
     })
+}
+
+/// Tokenizes a rendered prompt, treating the file's own text as plain text: a file containing
+/// `<|im_end|>` must not end the chat turn.
+fn tokenize_prompt<M: LanguageModel>(
+    model: &M,
+    text: &str,
+    content: &str,
+) -> Result<Vec<Token>, ModelError> {
+    // The file comes last in the prompt, so its last occurrence is the file itself.
+    let Some(at) = text.rfind(content).filter(|_| !content.is_empty()) else {
+        return model.tokenize(text, true);
+    };
+    let mut tokens = model.tokenize(&text[..at], true)?;
+    tokens.extend(model.tokenize(content, false)?);
+    tokens.extend(model.tokenize(&text[at + content.len()..], true)?);
+    Ok(tokens)
+}
+
+/// Small models asked for a whole file sometimes answer with only the part they changed.
+/// Applying that would delete the rest, so an answer that loses most of the file's lines, or
+/// drops a definition the instruction does not name, is refused.
+fn check_whole_file(instruction: &str, old: &str, new: &str) -> Result<(), String> {
+    let (old_lines, new_lines) = (old.lines().count(), new.lines().count());
+    if old_lines >= 6 && new_lines * 2 < old_lines {
+        return Err(format!(
+            "the model answered with {new_lines} of the file's {old_lines} lines; taken as a \
+             partial answer and not applied"
+        ));
+    }
+    let kept = router::symbols(new);
+    let dropped: Vec<String> = router::symbols(old)
+        .into_iter()
+        .filter(|s| !kept.contains(s) && !instruction.contains(s.as_str()))
+        .map(|s| format!("`{s}`"))
+        .collect();
+    if dropped.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the model's whole-file answer drops {} without being asked; not applied",
+            dropped.join(", ")
+        ))
+    }
 }
 
 fn with_cut_off(reason: String, cut_off: bool) -> String {
@@ -461,6 +540,7 @@ mod tests {
             rel: rel.to_owned(),
             content: content.to_owned(),
             mode: 0o100644,
+            explicit: false,
         }
     }
 
@@ -490,7 +570,7 @@ mod tests {
         backend.label("_doc", "coder", -0.1);
         backend.label("_doc", "algorithm", -5.0);
         backend.answer("def old", BLOCK);
-        let report = run(&mut lc, &request("tidy `old`"), files, &[], &mut NoProgress).unwrap();
+        let report = run(&mut lc, &request("tidy `old`"), files, &[], &mut NoProgress);
         assert_eq!(report.count("changed"), 4);
         let roles: Vec<Option<Role>> = report.files.iter().map(|f| f.role).collect();
         assert_eq!(
@@ -526,7 +606,7 @@ mod tests {
         ];
         let mut req = request("tidy");
         req.role = Some(Role::Coder);
-        let report = run(&mut lc, &req, files, &[], &mut NoProgress).unwrap();
+        let report = run(&mut lc, &req, files, &[], &mut NoProgress);
         let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
         assert_eq!(outcomes, vec!["failed", "changed"]);
         let Outcome::Failed { reason } = &report.files[0].outcome else {
@@ -536,6 +616,67 @@ mod tests {
         assert_eq!(report.files[0].route, Some(Source::Override));
         // With --role the router model is never loaded.
         assert!(!report.models.roles.contains_key(&Role::Router));
+    }
+
+    #[test]
+    fn partial_whole_file_answers_are_refused() {
+        let old = "def a():\n    pass\n\n\ndef b():\n    pass\n\n\ndef c():\n    pass\n";
+        let err =
+            check_whole_file("document a", old, "def a():\n    \"\"\"Doc.\"\"\"\n").unwrap_err();
+        assert!(err.contains("partial answer"), "{err}");
+        let err = check_whole_file("tidy", old, &old.replace("def c():\n    pass\n", "x = 1\n"))
+            .unwrap_err();
+        assert!(err.contains("`c`"), "{err}");
+        // A definition the instruction names may go (a rename).
+        assert!(check_whole_file("rename `c` to `d`", old, &old.replace("def c", "def d")).is_ok());
+    }
+
+    #[test]
+    fn new_names_and_explicit_files_are_not_skipped_by_mentions() {
+        let (_d, mut lc, backend, _) = crate::scripted::lifecycle([50, 400, 400], 5000);
+        backend.answer(
+            "a.py",
+            "<<<<<<< SEARCH\nx = 1\n=======\nx = 1\ndef slugify(): pass\n>>>>>>> REPLACE\n",
+        );
+        let mut req = request("add a function `slugify`");
+        req.role = Some(Role::Coder);
+        // No file has `slugify`: it is a name the edit introduces, not a filter.
+        let report = run(
+            &mut lc,
+            &req,
+            vec![cand("a.py", "x = 1\n")],
+            &[],
+            &mut NoProgress,
+        );
+        assert_eq!(report.files[0].outcome.label(), "changed");
+        // A file named on the command line is edited even when another file has the name.
+        let mut named = cand("b.py", "y = 2\n");
+        named.explicit = true;
+        let files = vec![cand("a.py", "x = 1\n"), named, cand("c.py", "slugify()\n")];
+        let report = run(&mut lc, &req, files, &[], &mut NoProgress);
+        let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
+        assert_eq!(outcomes, vec!["skipped", "unchanged", "unchanged"]);
+    }
+
+    #[test]
+    fn a_missing_router_model_falls_back_to_the_rule_with_a_warning() {
+        let (dir, mut lc, backend, _) = crate::scripted::lifecycle([50, 400, 400], 5000);
+        std::fs::remove_file(dir.path().join("router.gguf")).unwrap();
+        backend.answer("def old", BLOCK);
+        let report = run(
+            &mut lc,
+            &request("make `old` faster"),
+            vec![cand("a.py", "def old():\n")],
+            &[],
+            &mut NoProgress,
+        );
+        assert_eq!(report.files[0].role, Some(Role::Algorithm));
+        assert_eq!(report.files[0].route, Some(Source::Rule));
+        assert!(
+            report.warnings[0].contains("router.gguf"),
+            "{:?}",
+            report.warnings
+        );
     }
 
     #[test]
@@ -549,8 +690,7 @@ mod tests {
             files,
             &[],
             &mut NoProgress,
-        )
-        .unwrap();
+        );
         assert_eq!(report.files[1].outcome.label(), "skipped");
         assert_eq!(report.files[1].route, Some(Source::SkipRule));
         assert_eq!(report.count("changed"), 1);
@@ -572,8 +712,7 @@ mod tests {
             vec![cand("a.py", &long)],
             &[],
             &mut NoProgress,
-        )
-        .unwrap();
+        );
         let Outcome::Failed { reason } = &report.files[0].outcome else {
             panic!("{:?}", report.files[0].outcome)
         };
@@ -598,7 +737,7 @@ mod tests {
             cand("fast2.py", "def old():\n"),
             cand("doc.py", "def old():\n"),
         ];
-        let report = run(&mut lc, &request("tidy"), files, &[], &mut NoProgress).unwrap();
+        let report = run(&mut lc, &request("tidy"), files, &[], &mut NoProgress);
         let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
         assert_eq!(outcomes, vec!["changed", "failed", "failed"]);
         let Outcome::Failed { reason } = &report.files[1].outcome else {

@@ -43,14 +43,19 @@ pub struct Change<'a> {
     pub new_content: &'a str,
 }
 
-/// Whether the worktree file still equals HEAD's version (no uncommitted changes).
+/// Whether `path` has no uncommitted work: the worktree content read by codey and the staged
+/// version both equal HEAD's. Only then may a commit of codey's edit stand for the file.
 pub fn is_clean(repo: &Repository, path: &str, original: &str) -> Result<bool, GitError> {
-    let tree = repo.head()?.peel_to_tree()?;
+    let tree = repo
+        .head()
+        .and_then(|h| h.peel_to_tree())
+        .map_err(|_| GitError::NoHead)?;
     let Ok(entry) = tree.get_path(Path::new(path)) else {
         return Ok(false);
     };
     let blob = repo.find_blob(entry.id())?;
-    Ok(blob.content() == original.as_bytes())
+    let staged = repo.index()?.get_path(Path::new(path), 0).map(|e| e.id);
+    Ok(blob.content() == original.as_bytes() && staged == Some(entry.id()))
 }
 
 fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {

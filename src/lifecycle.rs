@@ -35,19 +35,29 @@ impl Estimate {
     pub fn from_facts(facts: &ModelFacts, context_size: u32, batch: u32) -> Self {
         let ctx = u64::from(context_size);
         let batch = u64::from(batch);
+        // Saturating: absurd metadata must give an absurd estimate (refused), not a wrapped one.
+        let kv_per_token = facts
+            .n_head_kv
+            .saturating_mul(facts.head_dim_k.saturating_add(facts.head_dim_v))
+            .saturating_mul(2);
         Estimate {
             weights: facts.file_bytes,
-            kv_cache: facts.n_layer
-                * ctx
-                * facts.n_head_kv
-                * (facts.head_dim_k + facts.head_dim_v)
-                * 2,
-            compute: (facts.n_vocab + 4 * facts.n_embd) * batch * 4,
+            kv_cache: facts
+                .n_layer
+                .saturating_mul(ctx)
+                .saturating_mul(kv_per_token),
+            compute: facts
+                .n_vocab
+                .saturating_add(facts.n_embd.saturating_mul(4))
+                .saturating_mul(batch)
+                .saturating_mul(4),
         }
     }
 
     pub fn total(&self) -> u64 {
-        self.weights + self.kv_cache + self.compute
+        self.weights
+            .saturating_add(self.kv_cache)
+            .saturating_add(self.compute)
     }
 }
 

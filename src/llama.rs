@@ -47,6 +47,7 @@ pub struct Llama;
 const GGUF_TYPE_UINT32: u32 = 4;
 const GGUF_TYPE_INT32: u32 = 5;
 const GGUF_TYPE_UINT64: u32 = 10;
+const GGUF_TYPE_STRING: u32 = 8;
 
 /// Reads an integer key of any of the widths GGUF writers use. The typed getters abort inside
 /// llama.cpp on a type mismatch, so the type is checked first.
@@ -65,7 +66,9 @@ fn gguf_uint(gguf: &GgufContext, key: &str) -> Option<u64> {
 
 fn gguf_str<'a>(gguf: &'a GgufContext, key: &str) -> Option<&'a str> {
     let idx = gguf.find_key(key);
-    (idx >= 0).then(|| gguf.val_str(idx)).flatten()
+    (idx >= 0 && gguf.kv_type(idx) == GGUF_TYPE_STRING)
+        .then(|| gguf.val_str(idx))
+        .flatten()
 }
 
 /// Checks the things llama.cpp would otherwise crash or hang on before handing it the file.
@@ -228,14 +231,24 @@ impl LanguageModel for LlamaLoaded {
     }
 
     fn tokenize(&self, text: &str, special: bool) -> Result<Vec<Token>, ModelError> {
-        let tokens = self
-            .model
-            .vocab()
-            .tokenize(text.as_bytes(), special, special);
+        // Never add a start token: prompts come from the chat template, which writes its own
+        // where the model wants one (a second one confuses Gemma).
+        let tokens = self.model.vocab().tokenize(text.as_bytes(), false, special);
         Ok(tokens.into_iter().map(|t| t.0).collect())
     }
 
     fn decode(&mut self, tokens: &[Token], start: usize, which: Logits) -> Result<(), ModelError> {
+        if tokens.is_empty() {
+            return Err(ModelError::Decode("nothing to decode".into()));
+        }
+        if which == Logits::All && tokens.len() > self.batch_size {
+            // Logits survive only for the last batch; a caller needing every row must batch.
+            return Err(ModelError::Decode(format!(
+                "logits for every row of {} tokens exceed one {}-token batch",
+                tokens.len(),
+                self.batch_size
+            )));
+        }
         let end = start + tokens.len();
         if end > self.context_size() {
             return Err(ModelError::PromptTooLong {

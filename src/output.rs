@@ -13,7 +13,7 @@ use crate::engine::{Outcome, Report};
 use crate::git;
 
 /// Where the result goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Print the patch (the default).
     Patch,
@@ -148,7 +148,15 @@ pub fn commit(root: &Path, report: &Report, message: &str) -> Result<Written, Ou
             )),
         }
     }
-    git::stage(&repo, &staged)?;
+    if let Err(e) = git::stage(&repo, &staged) {
+        // The commit and the files are in place; only the index lags behind.
+        written.refused.push((
+            staged.join(", "),
+            format!(
+                "committed, but the index was not updated ({e}): run `git reset -q` to refresh it"
+            ),
+        ));
+    }
     Ok(written)
 }
 
@@ -208,6 +216,9 @@ pub fn summary(report: &Report) -> String {
             "model {role}: {} load(s), {} unload(s) ({} evicted, {} idle), {} request(s), estimated {} MB, measured {measured} MB, load {:.2}s\n",
             s.loads, s.unloads, s.evictions, s.idle_unloads, s.requests, s.estimated_mb, s.load_seconds
         ));
+    }
+    for warning in &report.warnings {
+        out.push_str(&format!("warning: {warning}\n"));
     }
     if let Some(peak) = report.models.peak_rss_mb {
         out.push_str(&format!("peak RSS {peak} MB\n"));

@@ -202,13 +202,18 @@ pub fn clauses(instruction: &str) -> Vec<String> {
 }
 
 /// The part of the instruction that concerns a file: the clauses that name an identifier the
-/// file contains, or name none. The whole instruction when every clause is kept or none is.
-pub fn focus(instruction: &str, content: &str) -> String {
+/// file contains, or name none of the `known` ones (identifiers some file of the batch has; a
+/// name nobody has yet is one the edit introduces). The whole instruction when every clause is
+/// kept or none is.
+pub fn focus(instruction: &str, content: &str, known: &[String]) -> String {
     let all = clauses(instruction);
     let kept: Vec<&String> = all
         .iter()
         .filter(|c| {
-            let names = backticked(c);
+            let names: Vec<String> = backticked(c)
+                .into_iter()
+                .filter(|n| known.contains(n))
+                .collect();
             names.is_empty() || names.iter().any(|n| content.contains(n.as_str()))
         })
         .collect();
@@ -433,6 +438,16 @@ pub fn decide<M: LanguageModel>(
     Ok(combine(instruction, model_answer, margin))
 }
 
+/// The keyword rule's decision, with a note on why the model was not asked.
+pub fn rule_decision(instruction: &str, note: &str) -> Decision {
+    let (role, reason) = rule(instruction);
+    Decision {
+        role: Some(role),
+        source: Source::Rule,
+        reason: format!("{reason}; {note}"),
+    }
+}
+
 /// The model's answer when it is confident, else the keyword rule.
 fn combine(instruction: &str, model_answer: Option<(Role, f32)>, margin: f32) -> Decision {
     let (rule_role, rule_reason) = rule(instruction);
@@ -599,16 +614,23 @@ mod tests {
     #[test]
     fn focus_keeps_the_clauses_a_file_concerns() {
         let i = "make `find_dupes` linear; add a docstring to `report`";
+        let known = vec!["find_dupes".to_owned(), "report".to_owned()];
         assert_eq!(
-            focus(i, "def report(): pass"),
+            focus(i, "def report(): pass", &known),
             "add a docstring to `report`"
         );
         assert_eq!(
-            focus(i, "def find_dupes(): pass"),
+            focus(i, "def find_dupes(): pass", &known),
             "make `find_dupes` linear"
         );
-        assert_eq!(focus(i, "report(find_dupes())"), i);
-        assert_eq!(focus("add logging", "x"), "add logging");
+        assert_eq!(focus(i, "report(find_dupes())", &known), i);
+        assert_eq!(focus("add logging", "x", &known), "add logging");
+        // `slugify` exists nowhere yet: its clause concerns every file.
+        let j = "make `find_dupes` linear; add a `slugify` helper";
+        assert_eq!(
+            focus(j, "def other(): pass", &known[..1]),
+            "add a `slugify` helper"
+        );
     }
 
     #[test]

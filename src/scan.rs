@@ -45,6 +45,8 @@ pub struct Candidate {
     pub content: String,
     /// Git file mode: 0o100755 when executable, else 0o100644.
     pub mode: u32,
+    /// Named on the command line itself (not found by walking a directory).
+    pub explicit: bool,
 }
 
 /// Why a file was not considered.
@@ -155,6 +157,7 @@ pub fn read_candidate(root: &Path, path: &Path, max_bytes: u64) -> Result<Candid
         rel: relative(root, path),
         content,
         mode: git_mode(&meta),
+        explicit: false,
     })
 }
 
@@ -207,7 +210,10 @@ pub fn scan(root: &Path, cwd: &Path, options: &ScanOptions) -> Result<Scan, Scan
             continue;
         }
         match read_candidate(&root, entry.path(), options.max_bytes) {
-            Ok(c) => result.files.push(c),
+            Ok(mut c) => {
+                c.explicit = starts.iter().any(|s| s == entry.path());
+                result.files.push(c);
+            }
             Err(reason) => result.skipped.push((relative(&root, entry.path()), reason)),
         }
     }

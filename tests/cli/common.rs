@@ -108,7 +108,8 @@ impl TestRepo {
         self.git(&["commit", "-q", "-m", message]);
     }
 
-    fn env(&self, cmd: &mut Command) {
+    /// Points `cmd` at this repository with the test's HOME, models and git identity.
+    pub fn env(&self, cmd: &mut Command) {
         cmd.current_dir(&self.root)
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))

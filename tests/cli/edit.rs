@@ -69,13 +69,19 @@ fn check_mode_exits_1_when_edits_are_due_and_0_when_not() {
     let repo = TestRepo::from_fixture("demo");
     let run = repo.codey(&["edit", DOC, "--check"]).expect(1);
     assert!(run.stdout().starts_with("diff --git"));
-    // Nothing names `no_such_function`: every file is skipped, nothing is due.
+    // The instruction is limited to Python files and only Markdown is selected: nothing is due.
     let run = repo
-        .codey(&["edit", "rename `no_such_function` to `x`", "--check"])
+        .codey(&[
+            "edit",
+            "add type hints to the Python files",
+            "--glob",
+            "*.md",
+            "--check",
+        ])
         .expect(0);
     assert_eq!(run.stdout(), "");
     assert!(
-        run.stderr().contains("does not mention `no_such_function`"),
+        run.stderr().contains("limited to py/pyi files"),
         "{}",
         run.stderr()
     );
@@ -279,9 +285,10 @@ fn a_closed_stdout_is_not_an_error() {
     use std::process::{Command, Stdio};
     let repo = TestRepo::with_files(&[("a.py", "x = 1\n")]);
     // `codey edit … | true`: the reader is gone before anything is written.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_codey"))
-        .args(["models", "--model-dir", model_dir().to_str().unwrap()])
-        .current_dir(&repo.root)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_codey"));
+    repo.env(&mut cmd);
+    let mut child = cmd
+        .args(["models"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
