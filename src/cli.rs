@@ -105,6 +105,11 @@ impl ConfigArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 nothing to change (or edits printed, written or committed), \
+1 edits are due (--check), 2 error: a bad argument, config or model, or any file that failed.\n\
+stdout carries only the patch (or the JSON report); progress and the summary go to stderr."
+)]
 pub struct EditArgs {
     /// What to change, in plain words.
     pub instruction: String,
