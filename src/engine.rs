@@ -344,23 +344,31 @@ fn ask_router<B: Backend>(
     facts: &FileFacts,
 ) -> Decision {
     if let RouterState::Untried = state {
-        *state = match lifecycle.with(Role::Router, router::calibrate) {
-            Ok(Ok(bias)) => RouterState::Ready(bias),
-            Ok(Err(e)) => RouterState::Unavailable(e.to_string()),
-            Err(e) => RouterState::Unavailable(e.to_string()),
+        *state = match with_router(lifecycle, router::calibrate) {
+            Ok(bias) => RouterState::Ready(bias),
+            Err(reason) => RouterState::Unavailable(reason),
         };
     }
-    let bias = match state {
-        RouterState::Ready(bias) => *bias,
-        _ => return router::rule_decision(instruction, "router model unavailable"),
+    let RouterState::Ready(bias) = *state else {
+        return router::rule_decision(instruction, "router model unavailable");
     };
-    let answer = lifecycle.with(Role::Router, |m| {
+    let answer = with_router(lifecycle, |m| {
         router::decide(Some((m, bias)), instruction, facts, request.router_margin)
     });
-    match answer {
-        Ok(Ok(decision)) => decision,
-        Ok(Err(e)) => router::rule_decision(instruction, &format!("router model failed: {e}")),
-        Err(e) => router::rule_decision(instruction, &format!("router model failed: {e}")),
+    answer.unwrap_or_else(|e| {
+        router::rule_decision(instruction, &format!("router model failed: {e}"))
+    })
+}
+
+/// Runs `f` on the router model; a failure to load it and a failure inside it are alike to
+/// the caller, which falls back to the keyword rule either way.
+fn with_router<B: Backend, R>(
+    lifecycle: &mut Lifecycle<B>,
+    f: impl FnOnce(&mut B::Model) -> Result<R, ModelError>,
+) -> Result<R, String> {
+    match lifecycle.with(Role::Router, f) {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

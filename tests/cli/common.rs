@@ -146,6 +146,13 @@ impl TestRepo {
         run_exclusive(cmd)
     }
 
+    /// Runs `codey edit INSTRUCTION --config CONFIG` followed by `args`.
+    pub fn edit_with_config(&self, instruction: &str, config: &Path, args: &[&str]) -> Run {
+        let mut all = vec!["edit", instruction, "--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.codey(&all)
+    }
+
     /// Runs codey without the `--no-progress` flag (for commands that do not take it).
     pub fn codey_plain(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_codey"));

@@ -131,14 +131,11 @@ fn a_file_that_cannot_be_edited_fails_alone() {
     config["models"]["coder"]["context_size"] = 768.into();
     let config = repo.config(&config);
     let run = repo
-        .codey(&[
-            "edit",
+        .edit_with_config(
             "rename the function `old_name` to `new_name`",
-            "--role",
-            "coder",
-            "--config",
-            config.to_str().unwrap(),
-        ])
+            &config,
+            &["--role", "coder"],
+        )
         .expect(2);
     assert!(
         run.stderr().contains("does not fit the 768-token context"),
@@ -186,9 +183,7 @@ fn malformed_config_names_the_key_and_file() {
     let mut config = config_json(4000, &model_dir());
     config["models"]["coder"]["always_resdent"] = true.into();
     let path = repo.config(&config);
-    let run = repo
-        .codey(&["edit", "x", "--config", path.to_str().unwrap()])
-        .expect(2);
+    let run = repo.edit_with_config("x", &path, &[]).expect(2);
     let err = run.stderr();
     assert!(err.contains("models.coder.always_resdent"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
@@ -263,14 +258,7 @@ fn corrupt_model_files_give_a_clear_error() {
         config["models"]["coder"]["path"] = file.into();
         let config = repo.config(&config);
         let run = repo
-            .codey(&[
-                "edit",
-                "add a docstring",
-                "--role",
-                "coder",
-                "--config",
-                config.to_str().unwrap(),
-            ])
+            .edit_with_config("add a docstring", &config, &["--role", "coder"])
             .expect(2);
         let err = run.stderr();
         assert!(

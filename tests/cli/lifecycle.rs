@@ -34,14 +34,7 @@ fn events(json: &Value) -> Vec<String> {
 /// answers are not these tests' concern (a file the model botches exits 2): only what happened
 /// to the models.
 fn edit_json(repo: &TestRepo, config: &std::path::Path) -> (Run, Value) {
-    let run = repo.codey(&[
-        "edit",
-        INSTRUCTION,
-        "--config",
-        config.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let run = repo.edit_with_config(INSTRUCTION, config, &["--format", "json"]);
     assert!(matches!(run.code(), 0 | 2), "{}", run.stderr());
     let json = run.json();
     (run, json)
@@ -132,14 +125,7 @@ fn a_model_over_the_whole_budget_is_refused_with_a_clear_error() {
     let repo = TestRepo::with_files(&[("b_report.py", DOC_FILE)]);
     let config = repo.config(&config_json(600, &model_dir()));
     let run = repo
-        .codey(&[
-            "edit",
-            INSTRUCTION,
-            "--role",
-            "coder",
-            "--config",
-            config.to_str().unwrap(),
-        ])
+        .edit_with_config(INSTRUCTION, &config, &["--role", "coder"])
         .expect(2);
     let err = run.stderr();
     assert!(err.contains("coder model needs an estimated"), "{err}");
