@@ -48,6 +48,7 @@ const GGUF_TYPE_UINT32: u32 = 4;
 const GGUF_TYPE_INT32: u32 = 5;
 const GGUF_TYPE_UINT64: u32 = 10;
 const GGUF_TYPE_STRING: u32 = 8;
+const GGUF_TYPE_ARRAY: u32 = 9;
 
 /// Reads an integer key of any of the widths GGUF writers use. The typed getters abort inside
 /// llama.cpp on a type mismatch, so the type is checked first.
@@ -89,14 +90,31 @@ fn check_file(path: &Path) -> Result<u64, ModelError> {
     Ok(len)
 }
 
-impl Llama {
-    fn vocab_size(path: &Path) -> Result<u64, ModelError> {
-        // The vocabulary is a GGUF array whose length the metadata reader does not expose;
-        // a vocab-only load reads just the tokenizer (milliseconds, no weights).
-        let params = LlamaModelParams::default().with_vocab_only(true);
-        let model = LlamaModel::load_from_file(backend()?, path, &params)
-            .map_err(|e| ModelError::invalid_file(path, format!("tokenizer: {e}")))?;
-        Ok(u64::try_from(model.n_vocab()).unwrap_or(0))
+/// The number of entries of a GGUF array key (the vocabulary is `tokenizer.ggml.tokens`).
+/// llama-cpp-2's `GgufContext` reads scalar keys only, so this one question goes to llama.cpp's
+/// GGUF reader through the sys crate; the alternative, a vocab-only model load, builds the whole
+/// tokenizer (~0.4 s for a 151k vocabulary) only to count it.
+fn gguf_array_len(path: &Path, key: &str) -> Option<u64> {
+    use llama_cpp_sys_2 as sys;
+    use std::ffi::CString;
+    let c_path = CString::new(path.to_str()?).ok()?;
+    let c_key = CString::new(key).ok()?;
+    let params = sys::gguf_init_params {
+        no_alloc: true,
+        ctx: std::ptr::null_mut(),
+    };
+    // SAFETY: both strings are NUL-terminated and outlive the calls; the context is checked for
+    // null, only read while alive, and freed exactly once.
+    unsafe {
+        let ctx = sys::gguf_init_from_file(c_path.as_ptr(), params);
+        if ctx.is_null() {
+            return None;
+        }
+        let id = sys::gguf_find_key(ctx, c_key.as_ptr());
+        let len = (id >= 0 && sys::gguf_get_kv_type(ctx, id) == GGUF_TYPE_ARRAY)
+            .then(|| sys::gguf_get_arr_n(ctx, id) as u64);
+        sys::gguf_free(ctx);
+        len
     }
 }
 
@@ -129,10 +147,9 @@ impl Backend for Llama {
             n_ctx_train: key("context_length").unwrap_or(0),
         };
         drop(gguf);
-        Ok(ModelFacts {
-            n_vocab: Self::vocab_size(path)?,
-            ..facts
-        })
+        let n_vocab = gguf_array_len(path, "tokenizer.ggml.tokens")
+            .ok_or_else(|| ModelError::invalid_file(path, "no tokenizer.ggml.tokens array"))?;
+        Ok(ModelFacts { n_vocab, ..facts })
     }
 
     fn load(&self, spec: &LoadSpec) -> Result<LlamaLoaded, ModelError> {
