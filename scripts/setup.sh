@@ -29,4 +29,11 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+# The hook tests run the real pre-commit framework.
+if ! python3 -m pre_commit --version >/dev/null 2>&1; then
+  log "installing pre-commit (pip)"
+  python3 -m pip install --quiet --disable-pip-version-check pre-commit >&2 ||
+    python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages pre-commit >&2
+fi
+
 scripts/fetch-models.sh router coder algorithm

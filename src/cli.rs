@@ -3,20 +3,22 @@
 //! Everything printed happens here or in `progress`: the product (patch, JSON, tables) on
 //! stdout, progress and summaries on stderr.
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use codey::config::{self, Role};
-use codey::engine::{self, EditRequest};
+use codey::engine::{self, EditRequest, Outcome};
 use codey::lifecycle::{mb, Lifecycle};
 use codey::llama::Llama;
-use codey::output::{self, Mode};
+use codey::output::{self, Base, Mode, Target, WriteOptions};
 use codey::router;
-use codey::scan::{self, ScanOptions};
+use codey::rules::{self, PathFilter};
+use codey::scan::{self, Candidate, ScanOptions};
 
 use crate::progress::Bar;
 
@@ -35,6 +37,11 @@ pub struct Cli {
 pub enum Command {
     /// Edit files by an instruction and print (or write, or commit) the result.
     Edit(Box<EditArgs>),
+    /// Run every rule of the repository's .codey.json and exit 1 when edits are due (CI, hooks).
+    Check(Box<CheckArgs>),
+    /// Install codey as the repository's git pre-commit hook.
+    #[command(subcommand)]
+    Hook(HookCommand),
     /// Show the configured models: where they are, whether they exist, their memory estimates.
     Models(ModelArgs),
     /// Measure the router's accuracy on a labelled case set (JSON on stdout).
@@ -104,17 +111,42 @@ impl ConfigArgs {
     }
 }
 
+const EXIT_CODES: &str =
+    "Exit codes: 0 nothing to change (or edits printed, written or committed), \
+1 edits are due (--check, codey check), 2 error: a bad argument, config or model, any file that \
+failed or was refused, or an edit that adds invisible or bidirectional control characters.\n\
+stdout carries only the patch (or the JSON report); progress and the summary go to stderr.";
+
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Exit codes: 0 nothing to change (or edits printed, written or committed), \
-1 edits are due (--check), 2 error: a bad argument, config or model, or any file that failed.\n\
-stdout carries only the patch (or the JSON report); progress and the summary go to stderr."
-)]
+#[command(after_help = EXIT_CODES)]
 pub struct EditArgs {
-    /// What to change, in plain words.
-    pub instruction: String,
+    /// What to change, in plain words (omit it with --rule).
+    #[arg(required_unless_present = "rule")]
+    pub instruction: Option<String>,
     /// Files or directories to edit (default: the whole repository or current directory).
     pub paths: Vec<PathBuf>,
+    /// Run the rule NAME of the repository's .codey.json instead of an instruction.
+    #[arg(long, value_name = "NAME")]
+    pub rule: Option<String>,
+    /// Exit with 1 when edits are due (CI); the patch is still printed.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct CheckArgs {
+    /// Files or directories to check (default: the whole repository).
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options of every command that edits: what to read, how to route, where results go.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Use this editor for every file instead of asking the router model.
@@ -129,18 +161,24 @@ pub struct EditArgs {
     /// Skip files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = scan::DEFAULT_MAX_BYTES)]
     pub max_file_bytes: u64,
+    /// Edit the staged content of staged files (pre-commit hooks); the patch is against it.
+    #[arg(long, conflicts_with = "commit")]
+    pub staged: bool,
     /// Write the patch to FILE instead of stdout (written even when empty).
     #[arg(long, value_name = "FILE")]
     pub patch: Option<PathBuf>,
     /// Apply the edits to the files in the worktree.
     #[arg(long, conflicts_with = "commit")]
     pub write: bool,
-    /// Commit the edits on the current branch; the message records the instruction.
+    /// With --write: also write files that have uncommitted changes.
+    #[arg(long, requires = "write")]
+    pub allow_dirty: bool,
+    /// Commit the edits (on the current branch unless --branch).
     #[arg(long)]
     pub commit: bool,
-    /// Exit with 1 when edits are due (CI); the patch is still printed.
-    #[arg(long)]
-    pub check: bool,
+    /// With --commit: commit onto this new branch instead; worktree and index stay untouched.
+    #[arg(long, value_name = "NAME", requires = "commit")]
+    pub branch: Option<String>,
     /// What to print on stdout.
     #[arg(long, value_enum, default_value = "patch")]
     pub format: Format,
@@ -153,6 +191,16 @@ pub struct EditArgs {
     /// No progress bar on stderr.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Write .git/hooks/pre-commit so every `git commit` runs `codey check --staged --write`.
+    Install {
+        /// Replace an existing pre-commit hook that codey did not write.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -185,109 +233,281 @@ pub fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into files and pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Edit(args) => edit(*args),
+        Command::Check(args) => check(*args),
+        Command::Hook(HookCommand::Install { force }) => hook_install(force),
         Command::Models(args) => models(&args),
         Command::EvalRouter(args) => eval_router(&args),
     }
 }
 
-fn edit(args: EditArgs) -> Result<ExitCode> {
-    let loaded = args.config.load()?;
+/// One instruction to carry out: the command line's, or a rule's.
+struct Job {
+    rule: Option<String>,
+    instruction: String,
+    role: Option<Role>,
+    filter: Option<PathFilter>,
+}
+
+impl Job {
+    fn from_rule(rule: &rules::Rule) -> Result<Job> {
+        Ok(Job {
+            rule: Some(rule.name.clone()),
+            instruction: rule.instruction.clone(),
+            role: rule.role.map(Role::from),
+            // Validated when the file was loaded.
+            filter: Some(PathFilter::new(&rule.paths).map_err(anyhow::Error::msg)?),
+        })
+    }
+}
+
+/// Where the run is: the directory codey was started in and the repository root.
+fn locate() -> Result<(PathBuf, PathBuf)> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let root = codey::git::root(&cwd);
-    let scan_options = ScanOptions {
-        paths: args.paths.clone(),
-        globs: args.globs.clone(),
-        max_bytes: args.max_file_bytes,
-        hidden: args.hidden,
+    Ok((cwd, root))
+}
+
+fn edit(args: EditArgs) -> Result<ExitCode> {
+    let (cwd, root) = locate()?;
+    let mut paths = args.paths;
+    let job = match &args.rule {
+        Some(name) => {
+            // With --rule every positional argument is a path.
+            if let Some(first) = args.instruction {
+                paths.insert(0, first.into());
+            }
+            let file = rules::load(&root)?;
+            Job::from_rule(file.get(name, &root.join(rules::FILE_NAME))?)?
+        }
+        None => Job {
+            rule: None,
+            instruction: args.instruction.unwrap_or_default(),
+            role: None,
+            filter: None,
+        },
     };
-    let scanned = scan::scan(&root, &cwd, &scan_options)?;
+    run_jobs(vec![job], paths, &args.run, args.check, &cwd, &root)
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode> {
+    let (cwd, root) = locate()?;
+    let file = rules::load(&root)?;
+    let jobs = file
+        .rules
+        .iter()
+        .map(Job::from_rule)
+        .collect::<Result<Vec<_>>>()?;
+    run_jobs(jobs, args.paths, &args.run, true, &cwd, &root)
+}
+
+/// Scans once, then carries out the jobs in order, each on the previous one's output, and
+/// hands the combined edit to the chosen output.
+fn run_jobs(
+    jobs: Vec<Job>,
+    paths: Vec<PathBuf>,
+    run: &RunArgs,
+    check: bool,
+    cwd: &Path,
+    root: &Path,
+) -> Result<ExitCode> {
+    let loaded = run.config.load()?;
+    let scan_options = ScanOptions {
+        paths,
+        globs: run.globs.clone(),
+        max_bytes: run.max_file_bytes,
+        hidden: run.hidden,
+    };
+    let scanned = if run.staged {
+        let repo = codey::git::discover(cwd)
+            .ok_or_else(|| anyhow::anyhow!("--staged needs a git repository"))?;
+        scan::from_index(root, cwd, &scan_options, codey::git::staged(&repo)?)?
+    } else {
+        scan::scan(root, cwd, &scan_options)?
+    };
     let mut lifecycle = Lifecycle::new(Llama, loaded.config, loaded.source);
-    if let Some(threads) = args.threads {
+    if let Some(threads) = run.threads {
         lifecycle = lifecycle.with_threads(threads);
     }
-    let mut bar = Bar::new(!args.no_progress);
+    let mut bar = Bar::new(!run.no_progress);
     let events = bar.clone();
     lifecycle.on_event(move |e| events.lifecycle(e));
-    let request = EditRequest {
-        instruction: args.instruction.clone(),
-        role: args.role.map(Role::from),
-        router_margin: args.router_margin,
-    };
-    let report = engine::run(
-        &mut lifecycle,
-        &request,
-        scanned.files,
-        &scanned.skipped,
-        &mut bar,
-    );
-    bar.finish();
 
-    let mode = match (args.write, args.commit) {
+    let mut current: HashMap<String, String> = HashMap::new();
+    let mut reports = Vec::new();
+    for job in &jobs {
+        let selected = |path: &str| job.filter.as_ref().is_none_or(|f| f.matches(path));
+        let files: Vec<Candidate> = scanned
+            .files
+            .iter()
+            .filter(|c| selected(&c.rel))
+            .map(|c| {
+                let mut c = c.clone();
+                // Each job edits what the jobs before it left.
+                if let Some(text) = current.get(&c.rel) {
+                    c.content.clone_from(text);
+                }
+                c
+            })
+            .collect();
+        let skipped: Vec<_> = scanned
+            .skipped
+            .iter()
+            .filter(|(path, _)| selected(path))
+            .cloned()
+            .collect();
+        let request = EditRequest {
+            instruction: job.instruction.clone(),
+            role: run.role.map(Role::from).or(job.role),
+            router_margin: run.router_margin,
+        };
+        let mut report = engine::run(&mut lifecycle, &request, files, &skipped, &mut bar);
+        report.rule.clone_from(&job.rule);
+        for f in &report.files {
+            if let Outcome::Changed { new_content, .. } = &f.outcome {
+                current.insert(f.path.clone(), new_content.clone());
+            }
+        }
+        reports.push(report);
+    }
+    bar.finish();
+    finish(&jobs, &reports, run, check, root)
+}
+
+/// Writes the combined edit where it was asked to go, prints the product and the summary,
+/// and computes the exit code.
+fn finish(
+    jobs: &[Job],
+    reports: &[engine::Report],
+    run: &RunArgs,
+    check: bool,
+    root: &Path,
+) -> Result<ExitCode> {
+    let mode = match (run.write, run.commit) {
         (true, _) => Mode::Write,
         (_, true) => Mode::Commit,
         _ => Mode::Patch,
     };
-    let patch = output::patch(&report);
-    if let Some(file) = &args.patch {
+    let changes = output::changes(reports);
+    let patch = output::patch(&changes);
+    if let Some(file) = &run.patch {
         std::fs::write(file, &patch).with_context(|| format!("cannot write {}", file.display()))?;
     }
     let written = match mode {
         Mode::Patch => None,
-        Mode::Write => Some(output::write_worktree(&root, &report)),
-        Mode::Commit => Some(output::commit(
-            &root,
-            &report,
-            &output::commit_message(&args.instruction),
-        )?),
+        Mode::Write => Some(output::write_worktree(
+            root,
+            &changes,
+            WriteOptions {
+                base: if run.staged {
+                    Base::Index
+                } else {
+                    Base::Worktree
+                },
+                allow_dirty: run.allow_dirty,
+            },
+        )),
+        Mode::Commit => {
+            let target = run
+                .branch
+                .clone()
+                .map_or(Target::CurrentBranch, Target::NewBranch);
+            let instructions: Vec<(Option<&str>, &str)> = jobs
+                .iter()
+                .map(|j| (j.rule.as_deref(), j.instruction.as_str()))
+                .collect();
+            let message = output::commit_message(&instructions);
+            Some(output::commit(root, &changes, &message, &target)?)
+        }
     };
 
     // A reader that went away (`codey edit … | head`) is not an error, but the exit code must
     // still say whether edits are due or files failed.
-    print_product(&report, &patch, written.as_ref(), &args, mode).or_else(ignore_broken_pipe)?;
+    let product = Product {
+        reports,
+        patch: &patch,
+        written: written.as_ref(),
+    };
+    print_product(&product, run, mode, check).or_else(ignore_broken_pipe)?;
 
-    eprint!("{}", output::summary(&report));
-    let mut refused = 0;
+    eprint!("{}", output::summary(reports));
+    let mut failed: usize = reports.iter().map(|r| r.count("failed")).sum();
+    for change in changes.iter().filter(|c| !c.flags.is_empty()) {
+        eprintln!(
+            "suspicious: {}: the edit adds invisible or bidirectional control characters: {}",
+            change.path,
+            change.flags.join("; ")
+        );
+        failed += 1;
+    }
     if let Some(w) = &written {
         for (path, reason) in &w.refused {
             eprintln!("not written: {path}: {reason}");
         }
-        refused = w.refused.len();
-        if let Some(commit) = &w.commit {
-            eprintln!("committed {commit} ({} file(s))", w.files.len());
-        } else if mode == Mode::Write {
-            eprintln!("wrote {} file(s)", w.files.len());
+        // A flagged change is counted once, though output refuses it too.
+        failed += w
+            .refused
+            .iter()
+            .filter(|(path, _)| {
+                !changes
+                    .iter()
+                    .any(|c| c.path == *path && !c.flags.is_empty())
+            })
+            .count();
+        match (&w.commit, &w.branch) {
+            (Some(commit), Some(branch)) => eprintln!(
+                "committed {commit} on new branch {branch} ({} file(s)); worktree untouched",
+                w.files.len()
+            ),
+            (Some(commit), None) => eprintln!("committed {commit} ({} file(s))", w.files.len()),
+            _ if mode == Mode::Write => eprintln!("wrote {} file(s)", w.files.len()),
+            _ => {}
+        }
+        if check && mode == Mode::Write && !w.files.is_empty() {
+            eprintln!("review the edits with `git diff`, stage them and commit again");
         }
     }
-    Ok(exit_code(
-        report.count("failed") + refused,
-        report.count("changed"),
-        args.check,
-    ))
+    Ok(exit_code(failed, changes.len(), check))
+}
+
+/// What an edit run hands to stdout.
+struct Product<'a> {
+    reports: &'a [engine::Report],
+    patch: &'a str,
+    written: Option<&'a output::Written>,
 }
 
 /// Writes the product of an edit (patch or JSON) to stdout.
 fn print_product(
-    report: &engine::Report,
-    patch: &str,
-    written: Option<&output::Written>,
-    args: &EditArgs,
+    product: &Product<'_>,
+    run: &RunArgs,
     mode: Mode,
+    check: bool,
 ) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match args.format {
+    match run.format {
         Format::Json => {
-            let json = serde_json::json!({ "report": report, "patch": patch, "written": written });
+            // One instruction gives `report`; rules give `reports`, each naming its rule.
+            let json = match product.reports {
+                [single] if single.rule.is_none() => serde_json::json!({
+                    "report": single, "patch": product.patch, "written": product.written
+                }),
+                many => serde_json::json!({
+                    "reports": many, "patch": product.patch, "written": product.written
+                }),
+            };
             serde_json::to_writer_pretty(&mut stdout, &json)?;
             writeln!(stdout)?;
         }
-        Format::Patch if args.patch.is_none() && (mode == Mode::Patch || args.check) => {
-            stdout.write_all(patch.as_bytes())?;
+        Format::Patch if run.patch.is_none() && (mode == Mode::Patch || check) => {
+            stdout.write_all(product.patch.as_bytes())?;
         }
         Format::Patch => {}
     }
@@ -375,5 +595,17 @@ fn eval_router(args: &EvalArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &eval)?;
     writeln!(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hook_install(force: bool) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let exe = std::env::current_exe().context("cannot find codey's own executable")?;
+    let path = codey::git::install_hook(&cwd, &exe, force)?;
+    eprintln!(
+        "installed {}: every `git commit` now runs the rules of {} on the staged files",
+        path.display(),
+        rules::FILE_NAME
+    );
     Ok(ExitCode::SUCCESS)
 }

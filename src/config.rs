@@ -66,6 +66,9 @@ pub struct ModelConfig {
     /// Free text shown in summaries.
     #[serde(default)]
     pub description: String,
+    /// The file's SHA-256 (hex); when set, a file that does not match is never loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 fn default_context_size() -> u32 {
@@ -142,6 +145,7 @@ impl Default for Config {
             always_resident: resident,
             unload_after_seconds: if resident { None } else { Some(60) },
             description: description.to_owned(),
+            sha256: None,
         };
         Config {
             models: Models {
@@ -367,6 +371,13 @@ impl Config {
             message,
         };
         for role in Role::ALL {
+            let sha = self.models.get(role).sha256.as_deref();
+            if sha.is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
+                return Err(invalid(
+                    format!("models.{role}.sha256"),
+                    "must be 64 hexadecimal digits".into(),
+                ));
+            }
             let context = self.models.get(role).context_size;
             if context < MIN_CONTEXT {
                 return Err(invalid(

@@ -44,6 +44,9 @@ pub enum Outcome {
         diff: FileDiff,
         added: usize,
         removed: usize,
+        /// Added lines holding invisible or bidirectional control characters.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        flags: Vec<String>,
     },
     /// The model answered that no change is needed, or its edit changed nothing.
     Unchanged { reason: String },
@@ -92,6 +95,12 @@ pub struct FileReport {
 }
 
 impl FileReport {
+    /// A report with only a path and an outcome, for other modules' tests.
+    #[cfg(test)]
+    pub(crate) fn new_for_tests(path: &str, outcome: Outcome) -> Self {
+        Self::new(path, outcome)
+    }
+
     fn new(path: &str, outcome: Outcome) -> Self {
         FileReport {
             path: path.to_owned(),
@@ -115,6 +124,9 @@ impl FileReport {
 /// The result of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The rule of `.codey.json` this run carried out, if it was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     pub instruction: String,
     pub files: Vec<FileReport>,
     /// Things that did not fail a file but that the user should know.
@@ -266,6 +278,7 @@ pub fn run<B: Backend>(
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path));
     Report {
+        rule: None,
         instruction: request.instruction.clone(),
         files: reports,
         warnings,
@@ -464,6 +477,7 @@ fn try_edit<M: LanguageModel>(
     Ok(Outcome::Changed {
         added: diff.added,
         removed: diff.removed,
+        flags: edit::hidden_characters(&cand.content, &applied.text),
         new_content: applied.text,
         diff,
     })

@@ -19,12 +19,36 @@ pub enum GitError {
     NoHead,
     #[error("HEAD moved while codey ran ({expected} → {found}); nothing was committed")]
     HeadMoved { expected: String, found: String },
+    #[error("branch {0:?} already exists; choose another name for --branch")]
+    BranchExists(String),
+    #[error("{0:?} is not a valid branch name")]
+    BadBranchName(String),
+    #[error("{0} exists and was not written by codey; pass --force to replace it")]
+    HookExists(PathBuf),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("git: {0}")]
     Git(#[from] git2::Error),
 }
 
 /// The repository containing `dir`, if any.
+///
+/// Under a git hook, git says which repository and index to use through the environment
+/// (`GIT_DIR`, and `GIT_INDEX_FILE`, a temporary index for `git commit -a` and
+/// `git commit <paths>`): the staged view is only right when those are honoured, as
+/// `open_from_env` does.
 pub fn discover(dir: &Path) -> Option<Repository> {
+    let from_env = ["GIT_DIR", "GIT_INDEX_FILE"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if from_env {
+        if let Ok(repo) = Repository::open_from_env() {
+            return Some(repo);
+        }
+    }
     Repository::discover(dir).ok()
 }
 
@@ -65,9 +89,23 @@ fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
     }
 }
 
-/// Commits `changes` on top of HEAD, moving the current branch (or detached HEAD) only if it
-/// did not move meanwhile. Returns the new commit id.
-pub fn commit(repo: &Repository, changes: &[Change<'_>], message: &str) -> Result<Oid, GitError> {
+/// Commits `changes` on top of HEAD. With `branch`, the commit goes onto that new branch and
+/// nothing else moves; without, the current branch (or detached HEAD) moves only if it did not
+/// move meanwhile. Returns the new commit id.
+pub fn commit(
+    repo: &Repository,
+    changes: &[Change<'_>],
+    message: &str,
+    branch: Option<&str>,
+) -> Result<Oid, GitError> {
+    if let Some(name) = branch {
+        if !git2::Branch::name_is_valid(name)? {
+            return Err(GitError::BadBranchName(name.to_owned()));
+        }
+        if repo.find_branch(name, git2::BranchType::Local).is_ok() {
+            return Err(GitError::BranchExists(name.to_owned()));
+        }
+    }
     let head = repo.head().map_err(|_| GitError::NoHead)?;
     let ref_name = head.name().unwrap_or("HEAD").to_owned();
     let parent = head.peel_to_commit().map_err(|_| GitError::NoHead)?;
@@ -85,6 +123,15 @@ pub fn commit(repo: &Repository, changes: &[Change<'_>], message: &str) -> Resul
     let tree = repo.find_tree(index.write_tree_to(repo)?)?;
     let sig = signature(repo)?;
     let oid = repo.commit(None, &sig, &sig, message, &tree, &[&parent])?;
+    crate::output::crash_point("commit object written");
+    let log = format!("codey: {}", message.lines().next().unwrap_or_default());
+    if let Some(name) = branch {
+        // force = false: fails rather than move a branch created meanwhile.
+        repo.reference(&format!("refs/heads/{name}"), oid, false, &log)
+            .map_err(|_| GitError::BranchExists(name.to_owned()))?;
+        crate::output::crash_point("branch created");
+        return Ok(oid);
+    }
     let current = repo.refname_to_id(&ref_name)?;
     if current != parent.id() {
         return Err(GitError::HeadMoved {
@@ -93,7 +140,6 @@ pub fn commit(repo: &Repository, changes: &[Change<'_>], message: &str) -> Resul
         });
     }
     // Compare-and-swap: fails if the ref moved between the check above and this update.
-    let log = format!("codey: {}", message.lines().next().unwrap_or_default());
     repo.reference_matching(&ref_name, oid, true, parent.id(), &log)
         .map_err(|_| GitError::HeadMoved {
             expected: parent.id().to_string(),
@@ -102,7 +148,73 @@ pub fn commit(repo: &Repository, changes: &[Change<'_>], message: &str) -> Resul
                 .map(|o| o.to_string())
                 .unwrap_or_default(),
         })?;
+    crate::output::crash_point("branch moved");
     Ok(oid)
+}
+
+/// Three-way merge of one file's text: `theirs` (codey's edit of `base`) into `ours` (the
+/// worktree, `base` plus the user's unstaged work). `None` when the two overlap.
+pub fn merge3(
+    repo: &Repository,
+    base: &str,
+    ours: &str,
+    theirs: &str,
+) -> Result<Option<String>, GitError> {
+    let side = |text: &str| -> Result<IndexEntry, GitError> {
+        Ok(entry(
+            "file",
+            repo.blob(text.as_bytes())?,
+            0o100644,
+            text.len(),
+        ))
+    };
+    let result = repo.merge_file_from_index(&side(base)?, &side(ours)?, &side(theirs)?, None)?;
+    if !result.is_automergeable() {
+        return Ok(None);
+    }
+    Ok(String::from_utf8(result.content().to_vec()).ok())
+}
+
+/// A staged file: its path, the staged bytes and the git mode.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    pub path: String,
+    pub content: Vec<u8>,
+    pub mode: u32,
+}
+
+/// The files whose staged content differs from HEAD (added, modified, renamed or copied;
+/// regular files only), read from the index git chose (`GIT_INDEX_FILE` under a hook).
+pub fn staged(repo: &Repository) -> Result<Vec<Staged>, GitError> {
+    let head_tree = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+    let index = repo.index()?;
+    let diff = repo.diff_tree_to_index(head_tree.as_ref(), Some(&index), None)?;
+    let mut files = Vec::new();
+    for delta in diff.deltas() {
+        use git2::Delta;
+        if !matches!(
+            delta.status(),
+            Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied | Delta::Typechange
+        ) {
+            continue;
+        }
+        let new = delta.new_file();
+        let mode = u32::from(new.mode());
+        if mode != 0o100644 && mode != 0o100755 {
+            continue;
+        }
+        let Some(path) = new.path().and_then(Path::to_str) else {
+            continue;
+        };
+        let blob = repo.find_blob(new.id())?;
+        files.push(Staged {
+            path: path.to_owned(),
+            content: blob.content().to_vec(),
+            mode,
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
 }
 
 fn entry(path: &str, id: Oid, mode: u32, size: usize) -> IndexEntry {
@@ -130,5 +242,54 @@ pub fn stage(repo: &Repository, paths: &[&str]) -> Result<(), GitError> {
         index.add_path(Path::new(path))?;
     }
     index.write()?;
+    crate::output::crash_point("index written");
     Ok(())
+}
+
+/// The first line of the pre-commit hook codey writes; marks the hook as codey's own.
+const HOOK_MARK: &str = "# codey pre-commit hook";
+
+/// Writes the repository's pre-commit hook (in `core.hooksPath` when set) so each commit runs
+/// `codey check --staged --write`. An existing hook codey did not write is kept unless `force`.
+pub fn install_hook(dir: &Path, exe: &Path, force: bool) -> Result<PathBuf, GitError> {
+    let repo = discover(dir).ok_or_else(|| GitError::NotARepo(dir.to_owned()))?;
+    let hooks = repo
+        .config()
+        .ok()
+        .and_then(|c| c.get_path("core.hooksPath").ok())
+        .map(|p| match repo.workdir() {
+            Some(w) if p.is_relative() => w.join(p),
+            _ => p,
+        })
+        .unwrap_or_else(|| repo.path().join("hooks"));
+    let path = hooks.join("pre-commit");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if !force
+            && existing
+                .lines()
+                .nth(1)
+                .is_none_or(|l| !l.starts_with(HOOK_MARK))
+        {
+            return Err(GitError::HookExists(path));
+        }
+    }
+    let exe = exe.to_string_lossy().replace('\'', "'\\''");
+    let script = format!(
+        "#!/bin/sh\n{HOOK_MARK} (written by `codey hook install`).\n\
+         # Runs the rules of .codey.json on the staged content. Edits go into the worktree,\n\
+         # merged with any unstaged work, and stop the commit: review them, stage, commit again.\n\
+         exec '{exe}' check --staged --write --no-progress\n"
+    );
+    let io = |source| GitError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&hooks).map_err(io)?;
+    std::fs::write(&path, script).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
+    }
+    Ok(path)
 }

@@ -16,5 +16,6 @@ pub mod model;
 pub mod output;
 pub mod prompt;
 pub mod router;
+pub mod rules;
 pub mod scan;
 pub mod scripted;

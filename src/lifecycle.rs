@@ -6,8 +6,8 @@
 //! ends, so a busy model is never unloaded), and the statistics the summary reports. It does not
 //! decide which role a file needs (`router`) or in what order files run (`engine`).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,12 +96,52 @@ pub enum LifecycleError {
         budget_mb: u64,
         resident: String,
     },
+    #[error(
+        "{role} model path {path} lies outside the model directory {dir}; codey loads models only \
+         from model_dir (move the file there, or point model_dir at its directory)"
+    )]
+    OutsideModelDir {
+        role: Role,
+        path: PathBuf,
+        dir: PathBuf,
+    },
+    #[error(
+        "{role} model {path} does not match its pinned sha256: expected {expected}, found {found} \
+         (the file is corrupt or was replaced; fetch it again)"
+    )]
+    Checksum {
+        role: Role,
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
     #[error("{role} model: {source}")]
     Model {
         role: Role,
         #[source]
         source: ModelError,
     },
+}
+
+/// The SHA-256 of a file, in lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// A source of time, so tests can move it.
@@ -195,6 +235,8 @@ pub struct Lifecycle<B: Backend> {
     slots: BTreeMap<Role, Slot<B::Model>>,
     stats: Stats,
     on_event: Option<EventSink>,
+    /// Roles whose file matched its pinned sha256 in this run.
+    verified: BTreeSet<Role>,
 }
 
 impl<B: Backend> Lifecycle<B> {
@@ -209,6 +251,7 @@ impl<B: Backend> Lifecycle<B> {
             slots: BTreeMap::new(),
             stats: Stats::default(),
             on_event: None,
+            verified: BTreeSet::new(),
         }
     }
 
@@ -324,17 +367,43 @@ impl<B: Backend> Lifecycle<B> {
         }
     }
 
-    fn existing_path(&self, role: Role) -> Result<PathBuf, LifecycleError> {
+    /// The model file for `role`: present, inside `model_dir` once symlinks and `..` are
+    /// resolved, and matching its pinned sha256 if the config pins one (checked once per run).
+    fn existing_path(&mut self, role: Role) -> Result<PathBuf, LifecycleError> {
         let path = self.config.model_path(role);
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(LifecycleError::Missing {
+        if !path.is_file() {
+            return Err(LifecycleError::Missing {
                 role,
                 hint: self.config.fetch_hint(role, self.config_source.as_deref()),
                 path,
-            })
+            });
         }
+        let dir = self.config.model_dir();
+        let inside = match (path.canonicalize(), dir.canonicalize()) {
+            (Ok(file), Ok(dir)) => file.starts_with(dir),
+            _ => false,
+        };
+        if !inside {
+            return Err(LifecycleError::OutsideModelDir { role, path, dir });
+        }
+        if let Some(expected) = self.config.models.get(role).sha256.clone() {
+            if !self.verified.contains(&role) {
+                let found = sha256_file(&path).map_err(|e| LifecycleError::Model {
+                    role,
+                    source: ModelError::invalid_file(&path, e.to_string()),
+                })?;
+                if !found.eq_ignore_ascii_case(&expected) {
+                    return Err(LifecycleError::Checksum {
+                        role,
+                        path,
+                        expected,
+                        found,
+                    });
+                }
+                self.verified.insert(role);
+            }
+        }
+        Ok(path)
     }
 
     fn ensure_loaded(&mut self, role: Role) -> Result<(), LifecycleError> {
@@ -351,9 +420,10 @@ impl<B: Backend> Lifecycle<B> {
             });
         }
         self.make_room(role, estimate, budget)?;
+        let path = self.existing_path(role)?;
         let model_cfg = self.config.models.get(role);
         let spec = LoadSpec {
-            path: self.existing_path(role)?,
+            path,
             context_size: model_cfg.context_size,
             n_gpu_layers: model_cfg.n_gpu_layers,
             threads: self.threads,

@@ -90,31 +90,50 @@ fn check_file(path: &Path) -> Result<u64, ModelError> {
     Ok(len)
 }
 
-/// The number of entries of a GGUF array key (the vocabulary is `tokenizer.ggml.tokens`).
-/// llama-cpp-2's `GgufContext` reads scalar keys only, so this one question goes to llama.cpp's
-/// GGUF reader through the sys crate; the alternative, a vocab-only model load, builds the whole
+/// What llama.cpp's own GGUF reader says of a file's layout.
+struct Layout {
+    /// Entries of the `tokenizer.ggml.tokens` array: the vocabulary size.
+    n_vocab: Option<u64>,
+    /// Bytes the file must have to hold every tensor: the data offset plus the furthest
+    /// tensor end. A shorter file is truncated, and llama.cpp would read past its end.
+    needed_bytes: u64,
+}
+
+/// Reads the layout through the sys crate: llama-cpp-2's `GgufContext` reads scalar keys
+/// only. The alternative for the vocabulary, a vocab-only model load, builds the whole
 /// tokenizer (~0.4 s for a 151k vocabulary) only to count it.
-fn gguf_array_len(path: &Path, key: &str) -> Option<u64> {
+fn gguf_layout(path: &Path) -> Option<Layout> {
     use llama_cpp_sys_2 as sys;
     use std::ffi::CString;
     let c_path = CString::new(path.to_str()?).ok()?;
-    let c_key = CString::new(key).ok()?;
+    let c_key = CString::new("tokenizer.ggml.tokens").ok()?;
     let params = sys::gguf_init_params {
         no_alloc: true,
         ctx: std::ptr::null_mut(),
     };
     // SAFETY: both strings are NUL-terminated and outlive the calls; the context is checked for
-    // null, only read while alive, and freed exactly once.
+    // null, only read while alive (tensor ids below gguf_get_n_tensors), and freed exactly once.
     unsafe {
         let ctx = sys::gguf_init_from_file(c_path.as_ptr(), params);
         if ctx.is_null() {
             return None;
         }
         let id = sys::gguf_find_key(ctx, c_key.as_ptr());
-        let len = (id >= 0 && sys::gguf_get_kv_type(ctx, id) == GGUF_TYPE_ARRAY)
+        let n_vocab = (id >= 0 && sys::gguf_get_kv_type(ctx, id) == GGUF_TYPE_ARRAY)
             .then(|| sys::gguf_get_arr_n(ctx, id) as u64);
+        let data = sys::gguf_get_data_offset(ctx) as u64;
+        let end = (0..sys::gguf_get_n_tensors(ctx))
+            .map(|t| {
+                (sys::gguf_get_tensor_offset(ctx, t) as u64)
+                    .saturating_add(sys::gguf_get_tensor_size(ctx, t) as u64)
+            })
+            .max()
+            .unwrap_or(0);
         sys::gguf_free(ctx);
-        len
+        Some(Layout {
+            n_vocab,
+            needed_bytes: data.saturating_add(end),
+        })
     }
 }
 
@@ -147,7 +166,20 @@ impl Backend for Llama {
             n_ctx_train: key("context_length").unwrap_or(0),
         };
         drop(gguf);
-        let n_vocab = gguf_array_len(path, "tokenizer.ggml.tokens")
+        let layout = gguf_layout(path)
+            .ok_or_else(|| ModelError::invalid_file(path, "GGUF header could not be parsed"))?;
+        if layout.needed_bytes > file_bytes {
+            return Err(ModelError::invalid_file(
+                path,
+                format!(
+                    "truncated: its tensors need {} bytes but the file has {file_bytes} \
+                     (fetch it again)",
+                    layout.needed_bytes
+                ),
+            ));
+        }
+        let n_vocab = layout
+            .n_vocab
             .ok_or_else(|| ModelError::invalid_file(path, "no tokenizer.ggml.tokens array"))?;
         Ok(ModelFacts { n_vocab, ..facts })
     }

@@ -134,6 +134,116 @@ fn git_mode(_meta: &std::fs::Metadata) -> u32 {
     0o100644
 }
 
+/// The bytes as editable text, or why they are not.
+fn text(bytes: Vec<u8>, max_bytes: u64) -> Result<String, SkipReason> {
+    let len = bytes.len() as u64;
+    if len > max_bytes {
+        return Err(SkipReason::TooLarge {
+            bytes: len,
+            limit: max_bytes,
+        });
+    }
+    // git's heuristic: a NUL byte in the first 8000 bytes means binary.
+    if bytes.iter().take(8000).any(|&b| b == 0) {
+        return Err(SkipReason::Binary);
+    }
+    String::from_utf8(bytes).map_err(|_| SkipReason::NotUtf8)
+}
+
+/// Selects from staged files (`--staged`) as `scan` selects from the worktree: under the
+/// given paths, through the globs, hidden files only when asked for or named. The content is
+/// the staged blob, not the worktree file. Ignore files do not apply: staged files are tracked.
+pub fn from_index(
+    root: &Path,
+    cwd: &Path,
+    options: &ScanOptions,
+    staged: Vec<crate::git::Staged>,
+) -> Result<Scan, ScanError> {
+    let root = root
+        .canonicalize()
+        .map_err(|_| ScanError::NoSuchPath(root.to_owned()))?;
+    let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_owned());
+    // A staged file may be gone from the worktree, so the paths are compared lexically.
+    let starts: Vec<String> = options
+        .paths
+        .iter()
+        .map(|p| lexical_relative(&root, &cwd.join(p)))
+        .collect::<Result<_, _>>()?;
+    let overrides = build_overrides(&root, &options.globs)?;
+    let mut result = Scan::default();
+    for file in staged {
+        let explicit = starts.contains(&file.path);
+        let under = starts.is_empty()
+            || explicit
+            || starts
+                .iter()
+                .any(|s| s.is_empty() || file.path.starts_with(&format!("{s}/")));
+        let hidden = file.path.split('/').any(|p| p.starts_with('.'));
+        if !under
+            || (hidden && !options.hidden && !explicit)
+            || overrides.matched(&file.path, false).is_ignore()
+        {
+            continue;
+        }
+        match text(file.content, options.max_bytes) {
+            Ok(content) => result.files.push(Candidate {
+                path: root.join(&file.path),
+                rel: file.path,
+                content,
+                mode: file.mode,
+                explicit,
+            }),
+            Err(reason) => result.skipped.push((file.path, reason)),
+        }
+    }
+    Ok(result)
+}
+
+/// `path` relative to `root` with `.` and `..` resolved by name, `/`-separated.
+fn lexical_relative(root: &Path, path: &Path) -> Result<String, ScanError> {
+    let mut parts: Vec<String> = Vec::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            std::path::Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            _ => {}
+        }
+    }
+    let root_parts: Vec<String> = root
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(p) => Some(p.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if !parts.starts_with(&root_parts) {
+        return Err(ScanError::OutsideRoot {
+            path: path.to_owned(),
+            root: root.to_owned(),
+        });
+    }
+    Ok(parts[root_parts.len()..].join("/"))
+}
+
+fn build_overrides(
+    root: &Path,
+    globs: &[String],
+) -> Result<ignore::overrides::Override, ScanError> {
+    let mut overrides = OverrideBuilder::new(root);
+    for glob in globs {
+        overrides.add(glob).map_err(|e| ScanError::Glob {
+            glob: glob.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    overrides.build().map_err(|e| ScanError::Glob {
+        glob: globs.join(" "),
+        reason: e.to_string(),
+    })
+}
+
 /// Reads one file, or says why it is skipped.
 pub fn read_candidate(root: &Path, path: &Path, max_bytes: u64) -> Result<Candidate, SkipReason> {
     let unreadable = |e: std::io::Error| SkipReason::Unreadable {
@@ -147,11 +257,7 @@ pub fn read_candidate(root: &Path, path: &Path, max_bytes: u64) -> Result<Candid
         });
     }
     let bytes = std::fs::read(path).map_err(unreadable)?;
-    // git's heuristic: a NUL byte in the first 8000 bytes means binary.
-    if bytes.iter().take(8000).any(|&b| b == 0) {
-        return Err(SkipReason::Binary);
-    }
-    let content = String::from_utf8(bytes).map_err(|_| SkipReason::NotUtf8)?;
+    let content = text(bytes, max_bytes)?;
     Ok(Candidate {
         path: path.to_owned(),
         rel: relative(root, path),
@@ -175,17 +281,7 @@ pub fn scan(root: &Path, cwd: &Path, options: &ScanOptions) -> Result<Scan, Scan
             .map(|p| resolve(&root, cwd, p))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let mut overrides = OverrideBuilder::new(&root);
-    for glob in &options.globs {
-        overrides.add(glob).map_err(|e| ScanError::Glob {
-            glob: glob.clone(),
-            reason: e.to_string(),
-        })?;
-    }
-    let overrides = overrides.build().map_err(|e| ScanError::Glob {
-        glob: options.globs.join(" "),
-        reason: e.to_string(),
-    })?;
+    let overrides = build_overrides(&root, &options.globs)?;
     let mut walk = WalkBuilder::new(&starts[0]);
     for start in &starts[1..] {
         walk.add(start);
@@ -194,7 +290,14 @@ pub fn scan(root: &Path, cwd: &Path, options: &ScanOptions) -> Result<Scan, Scan
         .overrides(overrides)
         // Respect .gitignore even when the root is not (yet) a git repository.
         .require_git(false)
-        .filter_entry(|e| e.file_name() != ".git")
+        // Submodules and nested repositories hold another repository's files: not entered,
+        // as git does not (and writes refuse them too).
+        .filter_entry(|e| {
+            e.file_name() != ".git"
+                && !(e.depth() > 0
+                    && e.file_type().is_some_and(|t| t.is_dir())
+                    && e.path().join(".git").exists())
+        })
         .sort_by_file_path(|a, b| a.cmp(b));
 
     let mut result = Scan::default();

@@ -138,11 +138,18 @@ fn push_quoted_byte(out: &mut String, byte: u8) {
 }
 
 /// The `@@ -l,s +l,s @@` line for a group of ops; `None` for an empty group.
+///
+/// The counts are the sums of the ops' own lengths, the lines the hunk really carries: the
+/// patience diff can report an insertion at the end with an old position before the preceding
+/// context, and a header computed from the last op's position would then miscount the hunk.
 fn hunk_header(group: &[DiffOp]) -> Option<String> {
     let first = group.first()?;
-    let last = group.last()?;
-    let old = hunk_range(first.old_range().start, last.old_range().end);
-    let new = hunk_range(first.new_range().start, last.new_range().end);
+    let old_len: usize = group.iter().map(|op| op.old_range().len()).sum();
+    let new_len: usize = group.iter().map(|op| op.new_range().len()).sum();
+    let old_start = first.old_range().start;
+    let new_start = first.new_range().start;
+    let old = hunk_range(old_start, old_start + old_len);
+    let new = hunk_range(new_start, new_start + new_len);
     Some(format!("@@ -{old} +{new} @@\n"))
 }
 

@@ -475,3 +475,14 @@ fn matches_git_diff_output() {
         );
     }
 }
+
+#[test]
+fn rt_hunk_counts_follow_the_lines_carried() {
+    // Found by the property test: the patience diff places the final insertion's old position
+    // before the last context line; the header must still count what the hunk holds.
+    round_trip(
+        "a.txt",
+        "\n\n\n\n\n\n\n\n\n\n\r\n\n",
+        "\n\n\n\n\n\n\n\n\n\n\n\n",
+    );
+}

@@ -699,3 +699,53 @@ fn first_line(search: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Characters that change how a line reads without being seen: bidirectional controls (the
+/// "Trojan Source" attack, CVE-2021-42574), zero-width and other invisible characters, and
+/// Unicode tags. A small model should never add them; a poisoned file might ask it to.
+fn hidden_character_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{202A}' => "LEFT-TO-RIGHT EMBEDDING",
+        '\u{202B}' => "RIGHT-TO-LEFT EMBEDDING",
+        '\u{202C}' => "POP DIRECTIONAL FORMATTING",
+        '\u{202D}' => "LEFT-TO-RIGHT OVERRIDE",
+        '\u{202E}' => "RIGHT-TO-LEFT OVERRIDE",
+        '\u{2066}' => "LEFT-TO-RIGHT ISOLATE",
+        '\u{2067}' => "RIGHT-TO-LEFT ISOLATE",
+        '\u{2068}' => "FIRST STRONG ISOLATE",
+        '\u{2069}' => "POP DIRECTIONAL ISOLATE",
+        '\u{200E}' => "LEFT-TO-RIGHT MARK",
+        '\u{200F}' => "RIGHT-TO-LEFT MARK",
+        '\u{061C}' => "ARABIC LETTER MARK",
+        '\u{200B}' => "ZERO WIDTH SPACE",
+        '\u{200C}' => "ZERO WIDTH NON-JOINER",
+        '\u{200D}' => "ZERO WIDTH JOINER",
+        '\u{2060}' => "WORD JOINER",
+        '\u{2061}'..='\u{2064}' => "INVISIBLE OPERATOR",
+        '\u{FEFF}' => "ZERO WIDTH NO-BREAK SPACE",
+        '\u{00AD}' => "SOFT HYPHEN",
+        '\u{180E}' => "MONGOLIAN VOWEL SEPARATOR",
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => "HANGUL FILLER",
+        '\u{E0000}'..='\u{E007F}' => "TAG CHARACTER",
+        _ => return None,
+    })
+}
+
+/// The added lines of `old` → `new` that hold hidden characters, as `line N: U+XXXX NAME`
+/// (N counts lines of `new` from 1).
+pub fn hidden_characters(old: &str, new: &str) -> Vec<String> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut found = Vec::new();
+    for change in diff.iter_all_changes() {
+        if change.tag() != similar::ChangeTag::Insert {
+            continue;
+        }
+        let line = change.new_index().map_or(0, |i| i + 1);
+        for c in change.value().chars() {
+            if let Some(name) = hidden_character_name(c) {
+                found.push(format!("line {line}: U+{:04X} {name}", c as u32));
+            }
+        }
+    }
+    found
+}

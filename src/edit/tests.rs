@@ -414,3 +414,24 @@ fn resolve_blocks_applies_them() {
         })
     );
 }
+
+#[test]
+fn hidden_characters_in_added_lines_are_flagged() {
+    let old = "a = 1\nb = 2\n";
+    let trojan = "a = 1\nif access_level != \"user\u{202E} \u{2066}\": # admin\nb = 2\n";
+    let flags = hidden_characters(old, trojan);
+    assert_eq!(
+        flags,
+        vec![
+            "line 2: U+202E RIGHT-TO-LEFT OVERRIDE".to_owned(),
+            "line 2: U+2066 LEFT-TO-RIGHT ISOLATE".to_owned()
+        ]
+    );
+    assert_eq!(
+        hidden_characters(old, "a = 1\nb\u{200B} = 2\n"),
+        vec!["line 2: U+200B ZERO WIDTH SPACE".to_owned()]
+    );
+    // Lines that were there before, and visible non-ASCII text, are not flagged.
+    let kept = "x = \"\u{200B}\"\n";
+    assert!(hidden_characters(kept, &format!("{kept}y = \"café ünïcode ✓\"\n")).is_empty());
+}

@@ -110,7 +110,15 @@ impl TestRepo {
 
     /// Points `cmd` at this repository with the test's HOME, models and git identity.
     pub fn env(&self, cmd: &mut Command) {
+        // The directory of the codey under test comes first on PATH, for hooks that call it.
+        let bin = Path::new(env!("CARGO_BIN_EXE_codey")).parent().unwrap();
+        let path = std::env::join_paths(std::iter::once(bin.to_owned()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))
+        .unwrap();
         cmd.current_dir(&self.root)
+            .env("PATH", path)
+            .env("PRE_COMMIT_HOME", self.home.join(".cache/pre-commit"))
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("XDG_DATA_HOME", self.home.join(".local/share"))
@@ -136,6 +144,20 @@ impl TestRepo {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs git, returning the whole output whatever the exit status; holds the model lock,
+    /// since git may run codey as a hook.
+    pub fn git_run(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new("git");
+        self.env(&mut cmd);
+        cmd.args(args);
+        run_exclusive(cmd)
+    }
+
+    /// `git status --porcelain` including untracked files.
+    pub fn status(&self) -> String {
+        self.git(&["status", "--porcelain", "--untracked-files=all"])
     }
 
     /// Runs codey with `args`.
@@ -179,7 +201,7 @@ impl TestRepo {
 
 /// One codey process at a time: each already uses every core, and llama.cpp's spinning OpenMP
 /// threads slow down many times over when two processes share the cores.
-fn run_exclusive(mut cmd: Command) -> Run {
+pub fn run_exclusive(mut cmd: Command) -> Run {
     static MODELS: Mutex<()> = Mutex::new(());
     let _guard = MODELS
         .lock()

@@ -8,6 +8,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod crash;
 mod edit;
+mod fidelity;
+mod git;
+mod hooks;
+mod hostile;
 mod lifecycle;
 mod router;
+mod rules;
