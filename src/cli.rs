@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use codey::config::{self, Role};
 use codey::engine::{self, EditRequest, Outcome};
+use codey::kvcache::KvCache;
 use codey::lifecycle::{mb, Lifecycle};
 use codey::llama::Llama;
 use codey::output::{self, Base, Mode, Target, WriteOptions};
@@ -39,6 +40,8 @@ pub enum Command {
     Edit(Box<EditArgs>),
     /// Run every rule of the repository's .codey.json and exit 1 when edits are due (CI, hooks).
     Check(Box<CheckArgs>),
+    /// Measure where the time goes: codey against raw llama.cpp, speculation, prefix reuse, scan.
+    Bench(BenchArgs),
     /// Install codey as the repository's git pre-commit hook.
     #[command(subcommand)]
     Hook(HookCommand),
@@ -191,6 +194,32 @@ pub struct RunArgs {
     /// No progress bar on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Prompt-lookup speculative decoding: drafts copied from the file, verified in batches.
+    /// The logic is exact, but llama.cpp computes a batch with other kernels than a single
+    /// token, so the answer can differ from plain greedy decoding at near ties.
+    #[arg(long)]
+    pub speculate: bool,
+    /// Neither use nor fill the on-disk KV cache of prompt states.
+    #[arg(long)]
+    pub no_kv_cache: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The benchmark repository (its TASKS.json lists the tasks).
+    #[arg(long, value_name = "DIR", default_value = "fixtures/bench")]
+    pub fixture: PathBuf,
+    /// Run only the tasks with these names (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub task: Vec<String>,
+    /// Files in the generated tree for the scan benchmark (0: no scan benchmark).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub scan_files: usize,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print the figures as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,10 +267,15 @@ pub fn init_tracing(verbose: u8) {
         .try_init();
 }
 
+pub fn load_config(args: &ConfigArgs) -> Result<config::Loaded> {
+    args.load()
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Edit(args) => edit(*args),
         Command::Check(args) => check(*args),
+        Command::Bench(args) => crate::benchmark::bench(&args),
         Command::Hook(HookCommand::Install { force }) => hook_install(force),
         Command::Models(args) => models(&args),
         Command::EvalRouter(args) => eval_router(&args),
@@ -332,6 +366,7 @@ fn run_jobs(
     } else {
         scan::scan(root, cwd, &scan_options)?
     };
+    let kv_mb = loaded.config.kv_cache_mb;
     let mut lifecycle = Lifecycle::new(Llama, loaded.config, loaded.source);
     if let Some(threads) = run.threads {
         lifecycle = lifecycle.with_threads(threads);
@@ -340,6 +375,10 @@ fn run_jobs(
     let events = bar.clone();
     lifecycle.on_event(move |e| events.lifecycle(e));
 
+    let kv_cache = (!run.no_kv_cache && kv_mb > 0)
+        .then(codey::kvcache::default_dir)
+        .flatten()
+        .map(|dir| KvCache::new(dir, kv_mb));
     let mut current: HashMap<String, String> = HashMap::new();
     let mut reports = Vec::new();
     for job in &jobs {
@@ -367,6 +406,8 @@ fn run_jobs(
             instruction: job.instruction.clone(),
             role: run.role.map(Role::from).or(job.role),
             router_margin: run.router_margin,
+            speculate: run.speculate,
+            kv_cache: kv_cache.clone(),
         };
         let mut report = engine::run(&mut lifecycle, &request, files, &skipped, &mut bar);
         report.rule.clone_from(&job.rule);

@@ -113,6 +113,13 @@ pub struct Config {
     /// Directory that relative model paths are resolved against; `~/` is expanded.
     #[serde(default = "default_model_dir")]
     pub model_dir: PathBuf,
+    /// Size bound of the on-disk KV cache (prompt states kept across runs); 0 turns it off.
+    #[serde(default = "default_kv_cache_mb")]
+    pub kv_cache_mb: u64,
+}
+
+fn default_kv_cache_mb() -> u64 {
+    1024
 }
 
 /// The file name of a default model, as stored by `scripts/fetch-models.sh`.
@@ -148,6 +155,7 @@ impl Default for Config {
             sha256: None,
         };
         Config {
+            kv_cache_mb: default_kv_cache_mb(),
             models: Models {
                 router: model(
                     DEFAULT_ROUTER_FILE,

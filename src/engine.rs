@@ -13,6 +13,8 @@ use serde::Serialize;
 use crate::config::Role;
 use crate::diff::{self, FileDiff};
 use crate::edit::{self, MatchKind};
+use crate::generate;
+use crate::kvcache::KvCache;
 use crate::lifecycle::{Lifecycle, Stats};
 use crate::model::{Backend, GenerateOptions, LanguageModel, ModelError, StopReason, Token};
 use crate::prompt;
@@ -30,6 +32,10 @@ pub struct EditRequest {
     pub role: Option<Role>,
     /// Router confidence margin below which the keyword rule decides.
     pub router_margin: f32,
+    /// Prompt-lookup speculative decoding (`--speculate`).
+    pub speculate: bool,
+    /// Prompt states kept on disk across runs.
+    pub kv_cache: Option<KvCache>,
 }
 
 /// How one file ended.
@@ -80,7 +86,14 @@ pub struct FileReport {
     #[serde(flatten)]
     pub outcome: Outcome,
     pub prompt_tokens: usize,
+    /// Prompt tokens already in the KV cache (the shared prefix), not decoded again.
+    pub reused_tokens: usize,
     pub generated_tokens: usize,
+    /// The prompt's state came from the on-disk KV cache.
+    pub restored: bool,
+    /// Speculative draft tokens proposed and confirmed.
+    pub drafted_tokens: usize,
+    pub accepted_tokens: usize,
     /// Prompt processing and generation time inside the model.
     pub prompt_seconds: f64,
     pub generate_seconds: f64,
@@ -110,7 +123,11 @@ impl FileReport {
             focus: None,
             outcome,
             prompt_tokens: 0,
+            reused_tokens: 0,
+            restored: false,
             generated_tokens: 0,
+            drafted_tokens: 0,
+            accepted_tokens: 0,
             prompt_seconds: 0.0,
             generate_seconds: 0.0,
             seconds: 0.0,
@@ -250,9 +267,17 @@ pub fn run<B: Backend>(
             ),
             _ => {
                 let started = Instant::now();
-                match lifecycle.with(role, |model| {
-                    edit_file(model, role, &focused, &cand, progress)
-                }) {
+                let task = Task {
+                    role,
+                    instruction: &focused,
+                    cand: &cand,
+                    speculate: request.speculate,
+                    kv: request
+                        .kv_cache
+                        .as_ref()
+                        .map(|c| (c, lifecycle.config().model_path(role))),
+                };
+                match lifecycle.with(role, |model| edit_file(model, &task, progress)) {
                     Ok(mut r) => {
                         r.seconds = started.elapsed().as_secs_f64();
                         r
@@ -388,32 +413,46 @@ fn with_router<B: Backend, R>(
 /// Prompts, generates, parses and applies one file. Every failure is this file's alone.
 fn edit_file<M: LanguageModel>(
     model: &mut M,
-    role: Role,
-    instruction: &str,
-    cand: &Candidate,
+    task: &Task<'_>,
     progress: &mut dyn Progress,
 ) -> FileReport {
+    let cand = task.cand;
     let mut report = FileReport::new(
         &cand.rel,
         Outcome::Unchanged {
             reason: String::new(),
         },
     );
-    report.outcome = match try_edit(model, role, instruction, cand, progress, &mut report) {
+    report.outcome = match try_edit(model, task, progress, &mut report) {
         Ok(outcome) => outcome,
         Err(reason) => Outcome::Failed { reason },
     };
     report
 }
 
+/// One file's edit request to an editor model.
+struct Task<'a> {
+    role: Role,
+    instruction: &'a str,
+    cand: &'a Candidate,
+    speculate: bool,
+    /// The disk cache and the model file it keys entries by.
+    kv: Option<(&'a KvCache, std::path::PathBuf)>,
+}
+
 fn try_edit<M: LanguageModel>(
     model: &mut M,
-    role: Role,
-    instruction: &str,
-    cand: &Candidate,
+    task: &Task<'_>,
     progress: &mut dyn Progress,
     report: &mut FileReport,
 ) -> Result<Outcome, String> {
+    let Task {
+        role,
+        instruction,
+        cand,
+        speculate,
+        ..
+    } = *task;
     let messages = prompt::edit_messages(role, instruction, &cand.rel, &cand.content);
     let text = model.chat_prompt(&messages).map_err(|e| e.to_string())?;
     let tokens = tokenize_prompt(model, &text, &cand.content).map_err(|e| e.to_string())?;
@@ -429,6 +468,7 @@ fn try_edit<M: LanguageModel>(
     }
     let options = GenerateOptions {
         max_tokens: context - tokens.len() - 1,
+        speculate,
     };
     // The rate counts from the first generated token: prompt processing is not generation.
     let mut first_token: Option<Instant> = None;
@@ -443,11 +483,29 @@ fn try_edit<M: LanguageModel>(
             });
         }
     };
+    // A state saved by an earlier run replaces prompt processing, unless the cache in memory
+    // already holds most of this prompt.
+    let restoring = Instant::now();
+    let restored = task.kv.as_ref().is_some_and(|(cache, model_path)| {
+        let shared = generate::shared_prefix(model.cached(), &tokens);
+        shared * 2 < tokens.len()
+            && cache.restore(model, &KvCache::key(model_path, &tokens), &tokens)
+    });
+    let restore_seconds = restoring.elapsed().as_secs_f64();
     let generation = model
         .generate(&tokens, &options, &mut on_token)
         .map_err(|e| e.to_string())?;
+    if let Some((cache, model_path)) = &task.kv {
+        if !restored {
+            cache.store(model, &KvCache::key(model_path, &tokens));
+        }
+    }
     report.generated_tokens = generation.generated_tokens;
-    report.prompt_seconds = generation.prompt_seconds;
+    report.reused_tokens = generation.reused_tokens;
+    report.drafted_tokens = generation.drafted_tokens;
+    report.accepted_tokens = generation.accepted_tokens;
+    report.prompt_seconds = generation.prompt_seconds + restore_seconds;
+    report.restored = restored;
     report.generate_seconds = generation.generate_seconds;
     tracing::debug!(path = %cand.rel, answer = %generation.text, "model answer");
     let cut_off = generation.stop != StopReason::EndOfGeneration;
@@ -571,6 +629,8 @@ mod tests {
             instruction: instruction.to_owned(),
             role: None,
             router_margin: router::DEFAULT_MARGIN,
+            speculate: true,
+            kv_cache: None,
         }
     }
 

@@ -5,11 +5,14 @@
 //! `output`/`git`) and never prints; the `codey` binary wires command-line arguments to it and
 //! maps its errors to exit codes.
 
+pub mod bench;
 pub mod config;
 pub mod diff;
 pub mod edit;
 pub mod engine;
+pub mod generate;
 pub mod git;
+pub mod kvcache;
 pub mod lifecycle;
 pub mod llama;
 pub mod model;

@@ -336,6 +336,19 @@ impl<B: Backend> Lifecycle<B> {
         Ok(result)
     }
 
+    /// How `role`'s model is (or would be) loaded: its checked path and the run's parameters.
+    pub fn load_spec(&mut self, role: Role) -> Result<LoadSpec, LifecycleError> {
+        let path = self.existing_path(role)?;
+        let model_cfg = self.config.models.get(role);
+        Ok(LoadSpec {
+            path,
+            context_size: model_cfg.context_size,
+            n_gpu_layers: model_cfg.n_gpu_layers,
+            threads: self.threads,
+            batch_size: BATCH_SIZE,
+        })
+    }
+
     /// Unloads every non-resident model idle for longer than its `unload_after_seconds`.
     /// Returns the roles unloaded.
     pub fn unload_idle(&mut self) -> Vec<Role> {
@@ -420,15 +433,7 @@ impl<B: Backend> Lifecycle<B> {
             });
         }
         self.make_room(role, estimate, budget)?;
-        let path = self.existing_path(role)?;
-        let model_cfg = self.config.models.get(role);
-        let spec = LoadSpec {
-            path,
-            context_size: model_cfg.context_size,
-            n_gpu_layers: model_cfg.n_gpu_layers,
-            threads: self.threads,
-            batch_size: BATCH_SIZE,
-        };
+        let spec = self.load_spec(role)?;
         self.emit(Event::Load {
             role,
             estimated_mb: mb(estimate),

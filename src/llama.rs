@@ -224,6 +224,7 @@ impl Backend for Llama {
             batch: LlamaBatch::new(spec.batch_size as usize, 1),
             batch_size: spec.batch_size as usize,
             logit_rows: Vec::with_capacity(spec.batch_size as usize),
+            cache: Vec::with_capacity(spec.context_size as usize),
             template,
             model,
         })
@@ -251,6 +252,8 @@ pub struct LlamaLoaded {
     batch_size: usize,
     /// Batch indices of the rows the last decode computed logits for.
     logit_rows: Vec<i32>,
+    /// The tokens whose KV entries the context holds, by position.
+    cache: Vec<Token>,
     template: Option<LlamaChatTemplate>,
     model: Box<LlamaModel>,
 }
@@ -298,6 +301,12 @@ impl LanguageModel for LlamaLoaded {
                 self.batch_size
             )));
         }
+        if start > self.cache.len() {
+            return Err(ModelError::Decode(format!(
+                "decode at position {start} leaves a gap after the {} cached tokens",
+                self.cache.len()
+            )));
+        }
         let end = start + tokens.len();
         if end > self.context_size() {
             return Err(ModelError::PromptTooLong {
@@ -305,6 +314,11 @@ impl LanguageModel for LlamaLoaded {
                 context_size: self.context_size(),
             });
         }
+        // Positions from `start` on are overwritten: drop their old entries first.
+        if start < self.cache.len() {
+            self.truncate(start);
+        }
+        self.cache.truncate(start);
         for (chunk_index, chunk) in tokens.chunks(self.batch_size).enumerate() {
             self.batch.clear();
             let chunk_start = start + chunk_index * self.batch_size;
@@ -315,7 +329,12 @@ impl LanguageModel for LlamaLoaded {
                     .add(LlamaToken(token), pos as i32, &[0], wanted)
                     .map_err(decode_err)?;
             }
-            self.ctx.decode(&mut self.batch).map_err(decode_err)?;
+            if let Err(e) = self.ctx.decode(&mut self.batch) {
+                // What this chunk left in the cache is unknown: start clean next time.
+                self.truncate(0);
+                return Err(decode_err(e));
+            }
+            self.cache.extend_from_slice(chunk);
         }
         self.logit_rows.clear();
         match which {
@@ -333,14 +352,53 @@ impl LanguageModel for LlamaLoaded {
     }
 
     fn truncate(&mut self, from: usize) {
-        if from == 0 {
-            self.ctx.clear_kv_cache();
-        } else {
-            // Removing a suffix of sequence 0 does not fail for a plain KV cache; were it to,
-            // the next decode at those positions overwrites the stale entries anyway.
-            let _ = self
+        if from >= self.cache.len() {
+            return;
+        }
+        let cut = from > 0
+            && self
                 .ctx
-                .clear_kv_cache_seq(Some(0), u32::try_from(from).ok(), None);
+                .clear_kv_cache_seq(Some(0), u32::try_from(from).ok(), None)
+                .unwrap_or(false);
+        if cut {
+            self.cache.truncate(from);
+        } else {
+            // A cache that cannot drop a suffix (sliding-window layers) is cleared whole.
+            self.ctx.clear_kv_cache();
+            self.cache.clear();
+        }
+    }
+
+    fn cached(&self) -> &[Token] {
+        &self.cache
+    }
+
+    fn save_state(&self, path: &Path) -> Result<usize, ModelError> {
+        let tokens: Vec<LlamaToken> = self.cache.iter().map(|&t| LlamaToken(t)).collect();
+        self.ctx
+            .state_seq_save_file(path, 0, &tokens)
+            .map_err(decode_err)
+    }
+
+    fn load_state(&mut self, path: &Path) -> Result<Vec<Token>, ModelError> {
+        self.truncate(0);
+        let max = self.context_size();
+        match self.ctx.state_seq_load_file(path, 0, max) {
+            Ok((tokens, _)) if !tokens.is_empty() && tokens.len() <= max => {
+                self.cache = tokens.iter().map(|t| t.0).collect();
+                Ok(self.cache.clone())
+            }
+            Ok(_) => {
+                self.ctx.clear_kv_cache();
+                Err(ModelError::Decode(
+                    "saved state holds no usable tokens".into(),
+                ))
+            }
+            Err(e) => {
+                // A partial load leaves unknown entries: start clean.
+                self.ctx.clear_kv_cache();
+                Err(decode_err(e))
+            }
         }
     }
 
@@ -353,4 +411,75 @@ impl LanguageModel for LlamaLoaded {
             .vocab()
             .token_to_piece_into(LlamaToken(token), out, false, None);
     }
+}
+
+/// What the raw llama.cpp loop measured.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct RawRates {
+    pub prompt_tokens: usize,
+    pub prompt_seconds: f64,
+    pub generated_tokens: usize,
+    pub generate_seconds: f64,
+}
+
+/// The floor codey's own loop is measured against: llama-cpp-2 called directly, with nothing
+/// of codey's in between. The model is loaded with the same parameters, `prompt` is decoded in
+/// `spec.batch_size` batches with the last row's logits only, then `generate` tokens are
+/// produced greedily, one decode each.
+pub fn raw_rates(
+    spec: &LoadSpec,
+    prompt: &[Token],
+    generate: usize,
+) -> Result<RawRates, ModelError> {
+    let backend = backend()?;
+    let params = LlamaModelParams::default().with_n_gpu_layers(spec.n_gpu_layers);
+    let model =
+        LlamaModel::load_from_file(backend, &spec.path, &params).map_err(|e| ModelError::Load {
+            path: spec.path.clone(),
+            reason: e.to_string(),
+        })?;
+    let threads = i32::try_from(spec.threads.max(1)).unwrap_or(1);
+    let ctx_params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(spec.context_size))
+        .with_n_batch(spec.batch_size)
+        .with_n_ubatch(spec.batch_size)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut ctx = model
+        .new_context(backend, ctx_params)
+        .map_err(|e| ModelError::Context {
+            path: spec.path.clone(),
+            context_size: spec.context_size,
+            reason: e.to_string(),
+        })?;
+    let mut batch = LlamaBatch::new(spec.batch_size as usize, 1);
+    let started = std::time::Instant::now();
+    for (i, chunk) in prompt.chunks(spec.batch_size as usize).enumerate() {
+        batch.clear();
+        for (j, &t) in chunk.iter().enumerate() {
+            let pos = i * spec.batch_size as usize + j;
+            batch
+                .add(LlamaToken(t), pos as i32, &[0], pos + 1 == prompt.len())
+                .map_err(decode_err)?;
+        }
+        ctx.decode(&mut batch).map_err(decode_err)?;
+    }
+    let prompt_seconds = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let mut row = batch.n_tokens() - 1;
+    for pos in prompt.len()..prompt.len() + generate {
+        let next = crate::generate::argmax(ctx.get_logits_ith(row));
+        batch.clear();
+        batch
+            .add(LlamaToken(next), pos as i32, &[0], true)
+            .map_err(decode_err)?;
+        ctx.decode(&mut batch).map_err(decode_err)?;
+        row = 0;
+    }
+    Ok(RawRates {
+        prompt_tokens: prompt.len(),
+        prompt_seconds,
+        generated_tokens: generate,
+        generate_seconds: started.elapsed().as_secs_f64(),
+    })
 }

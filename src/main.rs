@@ -3,6 +3,7 @@
 //! Exit codes: 0 nothing to change (or changes printed/applied), 1 changes found with `--check`,
 //! 2 error (including any file that failed). A closed stdout (`codey edit … | head`) exits 0.
 
+mod benchmark;
 mod cli;
 mod progress;
 

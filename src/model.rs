@@ -6,7 +6,6 @@
 //! trait (tokens, options, generations, facts about a file) and nothing that runs a model.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// A token id in the model's vocabulary.
 pub type Token = i32;
@@ -46,6 +45,20 @@ impl ChatMessage {
 pub struct GenerateOptions {
     /// Stop after this many new tokens.
     pub max_tokens: usize,
+    /// Draft tokens from the prompt and verify them in one batch (prompt-lookup speculative
+    /// decoding). The algorithm keeps exactly the tokens greedy decoding picks from the logits
+    /// it is given; see `generate` for why batch logits can differ on a CPU.
+    pub speculate: bool,
+}
+
+impl GenerateOptions {
+    /// Plain greedy generation of at most `max_tokens`.
+    pub fn new(max_tokens: usize) -> Self {
+        GenerateOptions {
+            max_tokens,
+            speculate: false,
+        }
+    }
 }
 
 /// Why a generation stopped.
@@ -64,7 +77,13 @@ pub enum StopReason {
 pub struct Generation {
     pub text: String,
     pub prompt_tokens: usize,
+    /// Prompt tokens whose KV entries were still in the cache from the previous request (the
+    /// shared system prompt and instruction): not decoded again.
+    pub reused_tokens: usize,
     pub generated_tokens: usize,
+    /// Draft tokens proposed by prompt lookup, and how many of them the model confirmed.
+    pub drafted_tokens: usize,
+    pub accepted_tokens: usize,
     pub prompt_seconds: f64,
     pub generate_seconds: f64,
     pub stop: StopReason,
@@ -160,8 +179,27 @@ pub trait LanguageModel {
     /// last token).
     fn logits(&self, row: usize) -> &[f32];
 
-    /// Forgets the KV cache from position `from` on (`0` clears it).
+    /// Forgets the KV cache from position `from` on (`0` clears it). A backend that cannot cut
+    /// its cache there clears all of it; [`LanguageModel::cached`] tells what is left.
     fn truncate(&mut self, from: usize);
+
+    /// The tokens whose KV entries the cache holds, at positions `0..len`.
+    fn cached(&self) -> &[Token];
+
+    /// Writes the KV cache (with the tokens it holds) to `path`; returns the bytes written.
+    fn save_state(&self, path: &Path) -> Result<usize, ModelError> {
+        let _ = path;
+        Err(ModelError::Decode(
+            "this model cannot save its state".into(),
+        ))
+    }
+
+    /// Replaces the KV cache with the one saved at `path`; returns the tokens it holds. On
+    /// failure the cache is left empty.
+    fn load_state(&mut self, path: &Path) -> Result<Vec<Token>, ModelError> {
+        let _ = path;
+        Err(ModelError::Decode("this model cannot load a state".into()))
+    }
 
     /// Whether `token` ends a generation.
     fn is_end(&self, token: Token) -> bool;
@@ -169,23 +207,21 @@ pub trait LanguageModel {
     /// Appends the bytes of `token` to `out`.
     fn push_piece(&self, token: Token, out: &mut Vec<u8>);
 
-    /// Greedy generation after `prompt`, from an empty cache. `on_token` is called with the
-    /// number of tokens generated so far, for progress.
+    /// Greedy generation after `prompt`, reusing whatever prefix of it the cache holds.
+    /// `on_token` is called with the number of tokens generated so far, for progress.
     fn generate(
         &mut self,
         prompt: &[Token],
         options: &GenerateOptions,
         on_token: &mut dyn FnMut(usize),
     ) -> Result<Generation, ModelError> {
-        greedy(self, prompt, options, on_token)
+        crate::generate::run(self, prompt, options, on_token)
     }
 
     /// For each label, the log-probability that the answer to `prompt` starts with it (scored on
     /// the label's first token). Used to constrain tiny models to a fixed set of answers.
     fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
-        check_fits(prompt.len(), self.context_size())?;
-        self.truncate(0);
-        self.decode(prompt, 0, Logits::Last)?;
+        crate::generate::prefill(self, prompt)?;
         let mut firsts = Vec::with_capacity(labels.len());
         for label in labels {
             let first = self.tokenize(label, false)?.first().copied();
@@ -207,74 +243,6 @@ pub trait LanguageModel {
             })
             .collect()
     }
-}
-
-fn check_fits(tokens: usize, context_size: usize) -> Result<(), ModelError> {
-    if tokens == 0 || tokens >= context_size {
-        return Err(ModelError::PromptTooLong {
-            tokens,
-            context_size,
-        });
-    }
-    Ok(())
-}
-
-/// Index of the largest logit: greedy decoding without building a candidate array per token.
-pub fn argmax(logits: &[f32]) -> Token {
-    let mut best = 0;
-    let mut best_logit = f32::NEG_INFINITY;
-    for (i, &l) in logits.iter().enumerate() {
-        if l > best_logit {
-            best_logit = l;
-            best = i;
-        }
-    }
-    best as Token
-}
-
-/// The plain greedy loop: one token per decode, logits for that token only, no allocation per
-/// token beyond the output buffer.
-pub fn greedy<M: LanguageModel + ?Sized>(
-    model: &mut M,
-    prompt: &[Token],
-    options: &GenerateOptions,
-    on_token: &mut dyn FnMut(usize),
-) -> Result<Generation, ModelError> {
-    let n_ctx = model.context_size();
-    check_fits(prompt.len(), n_ctx)?;
-    let started = Instant::now();
-    model.truncate(0);
-    model.decode(prompt, 0, Logits::Last)?;
-    let prompt_seconds = started.elapsed().as_secs_f64();
-    let generating = Instant::now();
-    let mut bytes = Vec::with_capacity(options.max_tokens.min(4096) * 4);
-    let mut pos = prompt.len();
-    let mut generated = 0;
-    let stop = loop {
-        let token = argmax(model.logits(0));
-        if model.is_end(token) {
-            break StopReason::EndOfGeneration;
-        }
-        model.push_piece(token, &mut bytes);
-        generated += 1;
-        on_token(generated);
-        if generated >= options.max_tokens {
-            break StopReason::MaxTokens;
-        }
-        if pos + 1 >= n_ctx {
-            break StopReason::ContextFull;
-        }
-        model.decode(&[token], pos, Logits::Last)?;
-        pos += 1;
-    };
-    Ok(Generation {
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-        prompt_tokens: prompt.len(),
-        generated_tokens: generated,
-        prompt_seconds,
-        generate_seconds: generating.elapsed().as_secs_f64(),
-        stop,
-    })
 }
 
 /// Inspects and loads model files.
@@ -303,6 +271,7 @@ mod tests {
         cache: Vec<Token>,
         rows: Vec<Vec<f32>>,
         context: usize,
+        decoded: usize,
     }
 
     impl Counter {
@@ -311,6 +280,7 @@ mod tests {
                 cache: Vec::new(),
                 rows: Vec::new(),
                 context,
+                decoded: 0,
             }
         }
     }
@@ -332,6 +302,7 @@ mod tests {
             which: Logits,
         ) -> Result<(), ModelError> {
             assert_eq!(start, self.cache.len(), "decode must continue the cache");
+            self.decoded += tokens.len();
             self.cache.extend_from_slice(tokens);
             let row = |t: Token| {
                 (0..10)
@@ -350,6 +321,9 @@ mod tests {
         fn truncate(&mut self, from: usize) {
             self.cache.truncate(from);
         }
+        fn cached(&self) -> &[Token] {
+            &self.cache
+        }
         fn is_end(&self, token: Token) -> bool {
             token == 9
         }
@@ -362,7 +336,9 @@ mod tests {
         let tokens = model.tokenize(prompt, true).unwrap();
         let mut seen = 0;
         let g = model
-            .generate(&tokens, &GenerateOptions { max_tokens }, &mut |n| seen = n)
+            .generate(&tokens, &GenerateOptions::new(max_tokens), &mut |n| {
+                seen = n
+            })
             .unwrap();
         assert_eq!(seen, g.generated_tokens);
         g
@@ -376,10 +352,18 @@ mod tests {
             (g.text.as_str(), g.stop, g.prompt_tokens),
             ("345678", StopReason::EndOfGeneration, 2)
         );
-        // A second generation starts from a cleared cache.
+        // A second generation keeps what it shares with the cache and decodes the rest.
         let g = run(&mut m, "5", 100);
         assert_eq!(g.text, "678");
         assert_eq!(m.cache.len(), 4);
+        let before = m.decoded;
+        let g = run(&mut m, "56", 100);
+        assert_eq!((g.text.as_str(), g.reused_tokens), ("78", 1));
+        assert_eq!(
+            m.decoded - before,
+            3,
+            "one prompt token and the two generated"
+        );
     }
 
     #[test]
@@ -395,7 +379,7 @@ mod tests {
     fn prompt_that_fills_the_context_is_refused() {
         let mut m = Counter::new(3);
         let tokens = m.tokenize("123", true).unwrap();
-        let err = m.generate(&tokens, &GenerateOptions { max_tokens: 1 }, &mut |_| {});
+        let err = m.generate(&tokens, &GenerateOptions::new(1), &mut |_| {});
         assert!(matches!(
             err,
             Err(ModelError::PromptTooLong {

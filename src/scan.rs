@@ -281,7 +281,40 @@ pub fn scan(root: &Path, cwd: &Path, options: &ScanOptions) -> Result<Scan, Scan
             .map(|p| resolve(&root, cwd, p))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let overrides = build_overrides(&root, &options.globs)?;
+    let listed = walk_files(&root, &starts, options)?;
+    let mut result = Scan::default();
+    for path in listed {
+        match read_candidate(&root, &path, options.max_bytes) {
+            Ok(mut c) => {
+                c.explicit = starts.contains(&path);
+                result.files.push(c);
+            }
+            Err(reason) => result.skipped.push((relative(&root, &path), reason)),
+        }
+    }
+    result.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    result.skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(result)
+}
+
+/// Lists the files `scan` would consider, without reading them: the `ignore` crate's parallel
+/// walker (one thread per core, as ripgrep's `--files`), sorted. Public for the benchmark.
+pub fn list(root: &Path, options: &ScanOptions) -> Result<Vec<PathBuf>, ScanError> {
+    let root = root
+        .canonicalize()
+        .map_err(|_| ScanError::NoSuchPath(root.to_owned()))?;
+    let starts = vec![root.clone()];
+    walk_files(&root, &starts, options)
+}
+
+fn walk_files(
+    root: &Path,
+    starts: &[PathBuf],
+    options: &ScanOptions,
+) -> Result<Vec<PathBuf>, ScanError> {
+    use ignore::WalkState;
+    use std::sync::Mutex;
+    let overrides = build_overrides(root, &options.globs)?;
     let mut walk = WalkBuilder::new(&starts[0]);
     for start in &starts[1..] {
         walk.add(start);
@@ -290,6 +323,7 @@ pub fn scan(root: &Path, cwd: &Path, options: &ScanOptions) -> Result<Scan, Scan
         .overrides(overrides)
         // Respect .gitignore even when the root is not (yet) a git repository.
         .require_git(false)
+        .threads(std::thread::available_parallelism().map_or(1, |n| n.get()))
         // Submodules and nested repositories hold another repository's files: not entered,
         // as git does not (and writes refuse them too).
         .filter_entry(|e| {
@@ -297,32 +331,56 @@ pub fn scan(root: &Path, cwd: &Path, options: &ScanOptions) -> Result<Scan, Scan
                 && !(e.depth() > 0
                     && e.file_type().is_some_and(|t| t.is_dir())
                     && e.path().join(".git").exists())
-        })
-        .sort_by_file_path(|a, b| a.cmp(b));
-
-    let mut result = Scan::default();
-    let mut seen = std::collections::BTreeSet::new();
-    for entry in walk.build() {
-        let entry = entry.map_err(|e| ScanError::Walk {
-            path: root.clone(),
-            reason: e.to_string(),
-        })?;
-        // Symlinks are never followed or edited: the link target may be outside the repo.
-        let is_file = entry.file_type().is_some_and(|t| t.is_file());
-        if !is_file || !seen.insert(entry.path().to_owned()) {
-            continue;
-        }
-        match read_candidate(&root, entry.path(), options.max_bytes) {
-            Ok(mut c) => {
-                c.explicit = starts.iter().any(|s| s == entry.path());
-                result.files.push(c);
+        });
+    let found: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    walk.build_parallel().run(|| {
+        // Each thread collects locally and hands its list over once, at the end.
+        let mut local = Collector {
+            files: Vec::new(),
+            sink: &found,
+        };
+        let failure = &failure;
+        Box::new(move |entry| match entry {
+            // Symlinks are never followed or edited: the link target may be outside the repo.
+            Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => {
+                local.files.push(e.into_path());
+                WalkState::Continue
             }
-            Err(reason) => result.skipped.push((relative(&root, entry.path()), reason)),
+            Ok(_) => WalkState::Continue,
+            Err(e) => {
+                if let Ok(mut f) = failure.lock() {
+                    f.get_or_insert_with(|| e.to_string());
+                }
+                WalkState::Quit
+            }
+        })
+    });
+    if let Some(reason) = failure.into_inner().ok().flatten() {
+        return Err(ScanError::Walk {
+            path: root.to_owned(),
+            reason,
+        });
+    }
+    let mut files = found.into_inner().unwrap_or_default();
+    files.sort();
+    // Overlapping path arguments name some files twice.
+    files.dedup();
+    Ok(files)
+}
+
+/// A walker thread's files, handed to the shared list when the thread is done.
+struct Collector<'a> {
+    files: Vec<PathBuf>,
+    sink: &'a std::sync::Mutex<Vec<PathBuf>>,
+}
+
+impl Drop for Collector<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut all) = self.sink.lock() {
+            all.append(&mut self.files);
         }
     }
-    result.files.sort_by(|a, b| a.rel.cmp(&b.rel));
-    result.skipped.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(result)
 }
 
 #[cfg(test)]

@@ -126,6 +126,10 @@ impl LanguageModel for ScriptedModel {
         self.cache.truncate(from);
     }
 
+    fn cached(&self) -> &[Token] {
+        &self.cache
+    }
+
     fn is_end(&self, _token: Token) -> bool {
         false
     }
@@ -157,7 +161,10 @@ impl LanguageModel for ScriptedModel {
         Ok(Generation {
             text: generated,
             prompt_tokens: prompt.len(),
+            reused_tokens: 0,
             generated_tokens: n,
+            drafted_tokens: 0,
+            accepted_tokens: 0,
             prompt_seconds: 0.0,
             generate_seconds: 0.0,
             stop: if n < answer.chars().count() {

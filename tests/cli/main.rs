@@ -17,3 +17,4 @@ mod hostile;
 mod lifecycle;
 mod router;
 mod rules;
+mod speed;

@@ -1,0 +1,390 @@
+//! Benchmarks: where the time of an edit goes, as ratios measured in one run on one machine.
+//!
+//! Owns running a task list over a benchmark repository twice (plain greedy decoding, then
+//! prompt-lookup speculation) and comparing the outputs, timing llama.cpp's raw decode loop
+//! for the same model and threads, and timing the scan of a large generated tree against
+//! `rg --files`. It measures and returns figures; it asserts nothing about speed — these
+//! machines are shared and noisy, so targets are read off the ratios, never tested by timers.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Role;
+use crate::engine::{self, EditRequest, NoProgress, Outcome, Report};
+use crate::kvcache::KvCache;
+use crate::lifecycle::{mb, Lifecycle};
+use crate::llama::{self, Llama, RawRates};
+use crate::model::LanguageModel;
+use crate::scan::{self, ScanOptions};
+
+/// One benchmark task (fixtures/bench/TASKS.json).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Task {
+    pub name: String,
+    pub instruction: String,
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub expect_role: Option<String>,
+}
+
+/// Benchmark failures. Retrying does not help; the fixture or the models must change.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("cannot read the task list {path}: {reason}")]
+    Tasks { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Scan(#[from] scan::ScanError),
+    #[error(transparent)]
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error("cannot build the scan tree in {path}: {source}")]
+    Tree {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Reads a task list.
+pub fn load_tasks(path: &Path) -> Result<Vec<Task>, BenchError> {
+    let err = |reason: String| BenchError::Tasks {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| err(e.to_string()))
+}
+
+/// One file of one pass.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRun {
+    pub task: String,
+    pub path: String,
+    pub role: Option<Role>,
+    pub outcome: String,
+    pub prompt_tokens: usize,
+    pub reused_tokens: usize,
+    pub prompt_seconds: f64,
+    pub generated_tokens: usize,
+    pub generate_seconds: f64,
+    pub drafted_tokens: usize,
+    pub accepted_tokens: usize,
+    pub restored: bool,
+    #[serde(skip)]
+    pub result: String,
+}
+
+/// Sums over a set of file runs.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Totals {
+    pub files: usize,
+    pub prompt_tokens: usize,
+    pub reused_tokens: usize,
+    pub prompt_seconds: f64,
+    pub generated_tokens: usize,
+    pub generate_seconds: f64,
+    pub drafted_tokens: usize,
+    pub accepted_tokens: usize,
+}
+
+impl Totals {
+    fn of<'a>(runs: impl Iterator<Item = &'a FileRun>) -> Totals {
+        let mut t = Totals::default();
+        for r in runs {
+            t.files += 1;
+            t.prompt_tokens += r.prompt_tokens;
+            t.reused_tokens += r.reused_tokens;
+            t.prompt_seconds += r.prompt_seconds;
+            t.generated_tokens += r.generated_tokens;
+            t.generate_seconds += r.generate_seconds;
+            t.drafted_tokens += r.drafted_tokens;
+            t.accepted_tokens += r.accepted_tokens;
+        }
+        t
+    }
+
+    /// Prompt tokens decoded per second (reused tokens cost nothing and are not counted).
+    pub fn prompt_rate(&self) -> f64 {
+        rate(self.prompt_tokens - self.reused_tokens, self.prompt_seconds)
+    }
+
+    pub fn generate_rate(&self) -> f64 {
+        rate(self.generated_tokens, self.generate_seconds)
+    }
+}
+
+fn rate(tokens: usize, seconds: f64) -> f64 {
+    tokens as f64 / seconds.max(1e-9)
+}
+
+/// codey against the raw loop, for one editor model.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleFigures {
+    pub role: Role,
+    /// The plain (non-speculative) pass, so both loops do the same work per token.
+    pub codey: Totals,
+    pub raw: RawRates,
+    pub prompt_ratio: f64,
+    pub generate_ratio: f64,
+    pub loads: u32,
+}
+
+/// Everything one benchmark run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub plain: Vec<FileRun>,
+    pub speculative: Vec<FileRun>,
+    /// Two runs with the on-disk KV cache, each starting with no model loaded: the first
+    /// fills the cache, the second finds it.
+    pub first_run: Vec<FileRun>,
+    pub second_run: Vec<FileRun>,
+    /// Files whose speculative result differs from plain greedy's (batch kernels can break
+    /// near ties differently).
+    pub speculation_differs: Vec<String>,
+    /// Files whose result with a restored KV state differs from plain greedy's (must be none).
+    pub cache_differs: Vec<String>,
+    pub roles: Vec<RoleFigures>,
+    pub peak_rss_mb: Option<u64>,
+}
+
+impl Figures {
+    /// Totals over the files a model answered, in one of the passes.
+    pub fn totals(runs: &[FileRun]) -> Totals {
+        Totals::of(runs.iter().filter(|r| r.generated_tokens > 0))
+    }
+}
+
+/// Runs every task over the repository at `root` four times (plain greedy; speculative; twice
+/// with a fresh disk KV cache, no model loaded at the start of either), then the raw loop for
+/// each editor model used. `progress` hears a line per step.
+pub fn run(
+    lifecycle: &mut Lifecycle<Llama>,
+    root: &Path,
+    tasks: &[Task],
+    kv_dir: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Figures, BenchError> {
+    let plain = pass(lifecycle, root, tasks, false, None, progress)?;
+    let speculative = pass(lifecycle, root, tasks, true, None, progress)?;
+    let cache = KvCache::new(kv_dir.to_owned(), 4096);
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        for role in [Role::Coder, Role::Algorithm] {
+            lifecycle.unload(role);
+        }
+        runs.push(pass(lifecycle, root, tasks, false, Some(&cache), progress)?);
+    }
+    let second_run = runs.pop().unwrap_or_default();
+    let first_run = runs.pop().unwrap_or_default();
+    let differ = |other: &[FileRun]| -> Vec<String> {
+        plain
+            .iter()
+            .zip(other)
+            .filter(|(a, b)| a.result != b.result)
+            .map(|(a, _)| format!("{}: {}", a.task, a.path))
+            .collect()
+    };
+    let speculation_differs = differ(&speculative);
+    let cache_differs = differ(&second_run);
+    let mut roles = Vec::new();
+    for role in [Role::Coder, Role::Algorithm] {
+        let codey = Totals::of(
+            plain
+                .iter()
+                .filter(|r| r.role == Some(role) && r.generated_tokens > 0),
+        );
+        let Some(first) = plain
+            .iter()
+            .find(|r| r.role == Some(role) && r.generated_tokens > 0)
+        else {
+            continue;
+        };
+        progress(&format!("raw llama.cpp loop for the {role} model"));
+        let raw = raw_for(
+            lifecycle,
+            root,
+            tasks,
+            first,
+            codey.generated_tokens / codey.files,
+        )?;
+        roles.push(RoleFigures {
+            role,
+            prompt_ratio: codey.prompt_rate() / rate(raw.prompt_tokens, raw.prompt_seconds),
+            generate_ratio: codey.generate_rate()
+                / rate(raw.generated_tokens, raw.generate_seconds),
+            loads: lifecycle.stats().roles.get(&role).map_or(0, |s| s.loads),
+            codey,
+            raw,
+        });
+    }
+    Ok(Figures {
+        speculation_differs,
+        cache_differs,
+        plain,
+        speculative,
+        first_run,
+        second_run,
+        roles,
+        peak_rss_mb: crate::lifecycle::peak_rss().map(mb),
+    })
+}
+
+fn pass(
+    lifecycle: &mut Lifecycle<Llama>,
+    root: &Path,
+    tasks: &[Task],
+    speculate: bool,
+    kv_cache: Option<&KvCache>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<FileRun>, BenchError> {
+    let mut runs = Vec::new();
+    for task in tasks {
+        let kind = match (speculate, kv_cache) {
+            (_, Some(_)) => "with the disk KV cache",
+            (false, None) => "plain",
+            (true, None) => "speculative",
+        };
+        progress(&format!("{} ({kind})", task.name));
+        let options = ScanOptions {
+            paths: task.paths.iter().map(PathBuf::from).collect(),
+            ..ScanOptions::default()
+        };
+        let scanned = scan::scan(root, root, &options)?;
+        let request = EditRequest {
+            instruction: task.instruction.clone(),
+            role: None,
+            router_margin: crate::router::DEFAULT_MARGIN,
+            speculate,
+            kv_cache: kv_cache.cloned(),
+        };
+        let report = engine::run(
+            lifecycle,
+            &request,
+            scanned.files,
+            &scanned.skipped,
+            &mut NoProgress,
+        );
+        runs.extend(file_runs(&task.name, &report));
+    }
+    Ok(runs)
+}
+
+fn file_runs(task: &str, report: &Report) -> Vec<FileRun> {
+    report
+        .files
+        .iter()
+        .map(|f| FileRun {
+            task: task.to_owned(),
+            path: f.path.clone(),
+            role: f.role,
+            outcome: f.outcome.label().to_owned(),
+            prompt_tokens: f.prompt_tokens,
+            reused_tokens: f.reused_tokens,
+            prompt_seconds: f.prompt_seconds,
+            generated_tokens: f.generated_tokens,
+            generate_seconds: f.generate_seconds,
+            drafted_tokens: f.drafted_tokens,
+            accepted_tokens: f.accepted_tokens,
+            restored: f.restored,
+            result: match &f.outcome {
+                Outcome::Changed { new_content, .. } => new_content.clone(),
+                other => format!("{other:?}"),
+            },
+        })
+        .collect()
+}
+
+/// The raw loop on the prompt codey built for `first`, generating `generate` tokens. The
+/// lifecycle's copy of the model is unloaded first, so both loops run on the same memory.
+fn raw_for(
+    lifecycle: &mut Lifecycle<Llama>,
+    root: &Path,
+    tasks: &[Task],
+    first: &FileRun,
+    generate: usize,
+) -> Result<RawRates, BenchError> {
+    let role = first.role.unwrap_or(Role::Coder);
+    let content = std::fs::read_to_string(root.join(&first.path)).unwrap_or_default();
+    let instruction = tasks
+        .iter()
+        .find(|t| t.name == first.task)
+        .map(|t| t.instruction.clone())
+        .unwrap_or_default();
+    let messages = crate::prompt::edit_messages(role, &instruction, &first.path, &content);
+    let tokens = lifecycle.with(role, |m| -> Result<_, crate::model::ModelError> {
+        let text = m.chat_prompt(&messages)?;
+        m.tokenize(&text, true)
+    })??;
+    let spec = lifecycle.load_spec(role)?;
+    lifecycle.unload(role);
+    Ok(llama::raw_rates(&spec, &tokens, generate.max(16))?)
+}
+
+/// The scan of a large tree against `rg --files`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanFigures {
+    pub files: usize,
+    pub listed: usize,
+    /// Best of the runs, in seconds.
+    pub codey_list_seconds: f64,
+    pub codey_scan_seconds: f64,
+    pub rg_seconds: Option<f64>,
+    pub rg_listed: Option<usize>,
+    pub ratio: Option<f64>,
+}
+
+/// Builds a tree of `files` small files under `dir` (a tenth of them ignored by .gitignore)
+/// and times listing it, reading it, and `rg --files` on it; each the best of `runs`.
+pub fn scan_tree(dir: &Path, files: usize, runs: usize) -> Result<ScanFigures, BenchError> {
+    let io = |source| BenchError::Tree {
+        path: dir.to_owned(),
+        source,
+    };
+    std::fs::write(dir.join(".gitignore"), "*.log\nbuild/\n").map_err(io)?;
+    for i in 0..files {
+        let sub = dir.join(format!("d{:03}/e{:02}", i % 400, (i / 400) % 25));
+        if i < 400 * 25 {
+            std::fs::create_dir_all(&sub).map_err(io)?;
+        }
+        let name = if i % 10 == 9 {
+            format!("f{i}.log")
+        } else {
+            format!("f{i}.py")
+        };
+        std::fs::write(sub.join(name), "x = 1\n").map_err(io)?;
+    }
+    let best =
+        |f: &mut dyn FnMut() -> Result<usize, BenchError>| -> Result<(f64, usize), BenchError> {
+            let mut best = f64::MAX;
+            let mut count = 0;
+            for _ in 0..runs.max(1) {
+                let started = Instant::now();
+                count = f()?;
+                best = best.min(started.elapsed().as_secs_f64());
+            }
+            Ok((best, count))
+        };
+    let options = ScanOptions::default();
+    let (list, listed) = best(&mut || Ok(scan::list(dir, &options)?.len()))?;
+    let (read, _) = best(&mut || Ok(scan::scan(dir, dir, &options)?.files.len()))?;
+    let rg = best(&mut || {
+        let out = std::process::Command::new("rg")
+            .arg("--files")
+            .current_dir(dir)
+            .output()
+            .map_err(io)?;
+        Ok(out.stdout.iter().filter(|&&b| b == b'\n').count())
+    })
+    .ok();
+    Ok(ScanFigures {
+        files,
+        listed,
+        codey_list_seconds: list,
+        codey_scan_seconds: read,
+        rg_seconds: rg.map(|r| r.0),
+        rg_listed: rg.map(|r| r.1),
+        ratio: rg.map(|r| list / r.0.max(1e-9)),
+    })
+}

@@ -1,0 +1,215 @@
+//! `codey bench`: runs the library's benchmarks and prints their figures as Markdown tables
+//! (stdout) with progress on stderr.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use codey::bench::{self, Figures, ScanFigures, Totals};
+use codey::lifecycle::Lifecycle;
+use codey::llama::Llama;
+
+use crate::cli::{load_config, BenchArgs};
+
+pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
+    let loaded = load_config(&args.config)?;
+    let mut tasks = bench::load_tasks(&args.fixture.join("TASKS.json"))?;
+    if !args.task.is_empty() {
+        tasks.retain(|t| args.task.contains(&t.name));
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut lifecycle = Lifecycle::new(Llama, loaded.config, loaded.source);
+    let mut progress = |line: &str| eprintln!("bench: {line}");
+    let kv_dir = scratch_dir("kv")?;
+    let figures = bench::run(
+        &mut lifecycle,
+        &args.fixture,
+        &tasks,
+        &kv_dir,
+        &mut progress,
+    );
+    let _ = std::fs::remove_dir_all(&kv_dir);
+    let figures = figures?;
+    let scan = if args.scan_files > 0 {
+        progress(&format!("scan of {} generated files", args.scan_files));
+        let dir = scratch_dir("scan")?;
+        let result = bench::scan_tree(&dir, args.scan_files, 3);
+        let _ = std::fs::remove_dir_all(&dir);
+        Some(result?)
+    } else {
+        None
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({"figures": figures, "scan": scan, "threads": threads}),
+        )?;
+        writeln!(out)?;
+    } else {
+        out.write_all(render(&figures, scan.as_ref(), threads).as_bytes())?;
+    }
+    Ok(if figures.cache_differs.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn scratch_dir(what: &str) -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("codey-bench-{what}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn render(f: &Figures, scan: Option<&ScanFigures>, threads: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "### codey against the raw llama.cpp loop (same model, {threads} threads, plain greedy)\n"
+    );
+    let _ = writeln!(s, "| model | phase | codey tok/s | raw tok/s | codey/raw |");
+    let _ = writeln!(s, "| --- | --- | ---: | ---: | ---: |");
+    for r in &f.roles {
+        let raw_prompt = r.raw.prompt_tokens as f64 / r.raw.prompt_seconds.max(1e-9);
+        let raw_gen = r.raw.generated_tokens as f64 / r.raw.generate_seconds.max(1e-9);
+        let _ = writeln!(
+            s,
+            "| {} | prompt | {:.0} | {:.0} | {:.2} |",
+            r.role,
+            r.codey.prompt_rate(),
+            raw_prompt,
+            r.prompt_ratio
+        );
+        let _ = writeln!(
+            s,
+            "| {} | generation | {:.1} | {:.1} | {:.2} |",
+            r.role,
+            r.codey.generate_rate(),
+            raw_gen,
+            r.generate_ratio
+        );
+    }
+    let plain = Figures::totals(&f.plain);
+    let spec = Figures::totals(&f.speculative);
+    let first = Figures::totals(&f.first_run);
+    let second = Figures::totals(&f.second_run);
+    let _ = writeln!(s, "\n### Speculation (prompt lookup) and prefix reuse\n");
+    let _ = writeln!(
+        s,
+        "| pass | files | prompt tokens | reused | prompt s | generated | gen s | gen tok/s | drafted | accepted |"
+    );
+    let _ = writeln!(
+        s,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (name, t) in [
+        ("plain greedy", &plain),
+        ("speculative", &spec),
+        ("disk KV cache, first run", &first),
+        ("disk KV cache, second run", &second),
+    ] {
+        row(&mut s, name, t);
+    }
+    let restored = f.second_run.iter().filter(|r| r.restored).count();
+    let _ = writeln!(
+        s,
+        "
+prompt phase, first/second run: {:.1}s / {:.1}s = {:.1}x faster ({restored} of {} prompts restored from disk)",
+        first.prompt_seconds,
+        second.prompt_seconds,
+        first.prompt_seconds / second.prompt_seconds.max(1e-9),
+        f.second_run.iter().filter(|r| r.generated_tokens > 0).count()
+    );
+    let same = |differs: &[String]| {
+        if differs.is_empty() {
+            format!("yes ({} files)", f.plain.len())
+        } else {
+            format!("no: {}", differs.join(", "))
+        }
+    };
+    let _ = writeln!(
+        s,
+        "\ngeneration speed-up, speculative/plain: {:.2}x; same answers as plain greedy: {}",
+        spec.generate_rate() / plain.generate_rate().max(1e-9),
+        same(&f.speculation_differs)
+    );
+    let _ = writeln!(
+        s,
+        "second run with the disk KV cache gives the same answers: {}",
+        same(&f.cache_differs)
+    );
+    let _ = writeln!(s, "\n| task | file | role | outcome | plain tok/s | speculative tok/s | speed-up | accepted/drafted |");
+    let _ = writeln!(s, "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |");
+    for (p, q) in f.plain.iter().zip(&f.speculative) {
+        if p.generated_tokens == 0 {
+            continue;
+        }
+        let pr = p.generated_tokens as f64 / p.generate_seconds.max(1e-9);
+        let qr = q.generated_tokens as f64 / q.generate_seconds.max(1e-9);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {pr:.1} | {qr:.1} | {:.2}x | {}/{} |",
+            p.task,
+            p.path,
+            p.role.map_or("-", |r| r.name()),
+            p.outcome,
+            qr / pr.max(1e-9),
+            q.accepted_tokens,
+            q.drafted_tokens
+        );
+    }
+    let loads: Vec<String> = f
+        .roles
+        .iter()
+        .map(|r| format!("{} {}", r.role, r.loads))
+        .collect();
+    let _ = writeln!(
+        s,
+        "\nmodel loads over both passes: {}; peak RSS {} MB",
+        loads.join(", "),
+        f.peak_rss_mb.map_or("?".into(), |m| m.to_string())
+    );
+    if let Some(scan) = scan {
+        let _ = writeln!(s, "\n### Scan of {} generated files\n", scan.files);
+        let _ = writeln!(s, "| walker | seconds | files |");
+        let _ = writeln!(s, "| --- | ---: | ---: |");
+        let _ = writeln!(
+            s,
+            "| codey list (parallel walker) | {:.3} | {} |",
+            scan.codey_list_seconds, scan.listed
+        );
+        let _ = writeln!(
+            s,
+            "| codey scan (list and read) | {:.3} | {} |",
+            scan.codey_scan_seconds, scan.listed
+        );
+        match (scan.rg_seconds, scan.rg_listed, scan.ratio) {
+            (Some(secs), Some(n), Some(ratio)) => {
+                let _ = writeln!(s, "| rg --files | {secs:.3} | {n} |");
+                let _ = writeln!(s, "\ncodey list / rg --files: {ratio:.2}");
+            }
+            _ => {
+                let _ = writeln!(s, "\nrg not found: install ripgrep for the comparison");
+            }
+        }
+    }
+    s
+}
+
+fn row(s: &mut String, name: &str, t: &Totals) {
+    let _ = writeln!(
+        s,
+        "| {name} | {} | {} | {} | {:.1} | {} | {:.1} | {:.1} | {} | {} |",
+        t.files,
+        t.prompt_tokens,
+        t.reused_tokens,
+        t.prompt_seconds,
+        t.generated_tokens,
+        t.generate_seconds,
+        t.generate_rate(),
+        t.drafted_tokens,
+        t.accepted_tokens
+    );
+}

@@ -1,0 +1,179 @@
+//! The on-disk KV cache: prompt states kept across runs, so a second run over unchanged files
+//! (the pre-commit and CI case) skips their prompt processing.
+//!
+//! Owns the cache directory: entries keyed by a hash of the model's identity and the exact
+//! prompt tokens (system prompt, instruction and the file's blob all go into the prompt), a
+//! size bound enforced by evicting the least recently used entries, and writing entries
+//! atomically. An entry that is corrupt, truncated or saved by another model build fails to
+//! load and is removed; the prompt is then processed as if there were no cache.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::model::{LanguageModel, Token};
+
+/// A cache directory with a size bound.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+/// The default directory: `$XDG_CACHE_HOME/codey/kv` (or the platform's cache directory).
+pub fn default_dir() -> Option<PathBuf> {
+    dirs::cache_dir().map(|d| d.join("codey").join("kv"))
+}
+
+impl KvCache {
+    pub fn new(dir: PathBuf, max_mb: u64) -> Self {
+        KvCache {
+            dir,
+            max_bytes: max_mb.saturating_mul(1024 * 1024),
+        }
+    }
+
+    /// The key of a prompt for a model: the model file's identity (path, size, modification
+    /// time — a replaced file is a different model) and every prompt token.
+    pub fn key(model_path: &Path, prompt: &[Token]) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(model_path.to_string_lossy().as_bytes());
+        if let Ok(meta) = std::fs::metadata(model_path) {
+            hasher.update(meta.len().to_le_bytes());
+            if let Ok(modified) = meta.modified() {
+                if let Ok(since) = modified.duration_since(std::time::UNIX_EPOCH) {
+                    hasher.update(since.as_nanos().to_le_bytes());
+                }
+            }
+        }
+        for t in prompt {
+            hasher.update(t.to_le_bytes());
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.kv"))
+    }
+
+    /// Loads the entry for `key` into `model` when it starts with `prompt` (an entry is saved
+    /// after its answer, which is cut off again here). Returns whether it did; a bad entry is
+    /// removed.
+    pub fn restore<M: LanguageModel + ?Sized>(
+        &self,
+        model: &mut M,
+        key: &str,
+        prompt: &[Token],
+    ) -> bool {
+        let path = self.path(key);
+        if !path.is_file() {
+            return false;
+        }
+        match model.load_state(&path) {
+            Ok(tokens) if tokens.len() >= prompt.len() && tokens[..prompt.len()] == *prompt => {
+                model.truncate(prompt.len());
+                // Mark it recently used for the LRU bound.
+                if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+                    let _ = f.set_modified(std::time::SystemTime::now());
+                }
+                true
+            }
+            Ok(_) | Err(_) => {
+                tracing::debug!(path = %path.display(), "unusable KV cache entry removed");
+                model.truncate(0);
+                let _ = std::fs::remove_file(&path);
+                false
+            }
+        }
+    }
+
+    /// Saves `model`'s KV cache (the prompt, and the answer after it) under `key`, atomically,
+    /// then trims the directory to its size bound. Failures only cost the next run its head
+    /// start.
+    pub fn store<M: LanguageModel + ?Sized>(&self, model: &M, key: &str) {
+        if self.max_bytes == 0 || std::fs::create_dir_all(&self.dir).is_err() {
+            return;
+        }
+        let path = self.path(key);
+        let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
+        match model.save_state(&tmp) {
+            Ok(_) => {
+                if std::fs::rename(&tmp, &path).is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "KV cache entry not saved");
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+        self.trim();
+    }
+
+    /// Removes the least recently used entries until the directory fits its bound.
+    fn trim(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "kv"))
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                Some((meta.modified().ok()?, meta.len(), e.path()))
+            })
+            .collect();
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        files.sort();
+        for (_, len, path) in files {
+            if total <= self.max_bytes {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_depend_on_model_and_every_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("m.gguf");
+        std::fs::write(&model, b"GGUF").unwrap();
+        let a = KvCache::key(&model, &[1, 2, 3]);
+        assert_eq!(a, KvCache::key(&model, &[1, 2, 3]));
+        assert_ne!(a, KvCache::key(&model, &[1, 2, 4]));
+        std::fs::write(&model, b"GGUF and more").unwrap();
+        assert_ne!(a, KvCache::key(&model, &[1, 2, 3]), "a replaced model");
+    }
+
+    #[test]
+    fn trim_keeps_the_most_recently_used_entries_within_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = KvCache::new(dir.path().to_owned(), 1);
+        let now = std::time::SystemTime::now();
+        for (i, name) in ["old", "mid", "new"].iter().enumerate() {
+            let path = dir.path().join(format!("{name}.kv"));
+            std::fs::write(&path, vec![0u8; 400 * 1024]).unwrap();
+            let f = std::fs::File::options().append(true).open(&path).unwrap();
+            f.set_modified(now - std::time::Duration::from_secs(100 - i as u64 * 10))
+                .unwrap();
+        }
+        cache.trim();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec!["mid.kv", "new.kv"]);
+    }
+}
