@@ -370,8 +370,9 @@ pub fn scan_tree(dir: &Path, files: usize, runs: usize) -> Result<ScanFigures, B
     let (list, listed) = best(&mut || Ok(scan::list(dir, &options)?.len()))?;
     let (read, _) = best(&mut || Ok(scan::scan(dir, dir, &options)?.files.len()))?;
     let rg = best(&mut || {
+        // --no-require-git: .gitignore applies outside a git repository too, as in codey's scan.
         let out = std::process::Command::new("rg")
-            .arg("--files")
+            .args(["--files", "--no-require-git"])
             .current_dir(dir)
             .output()
             .map_err(io)?;

@@ -187,7 +187,7 @@ prompt phase, first/second run: {:.1}s / {:.1}s = {:.1}x faster ({restored} of {
         );
         match (scan.rg_seconds, scan.rg_listed, scan.ratio) {
             (Some(secs), Some(n), Some(ratio)) => {
-                let _ = writeln!(s, "| rg --files | {secs:.3} | {n} |");
+                let _ = writeln!(s, "| rg --files --no-require-git | {secs:.3} | {n} |");
                 let _ = writeln!(s, "\ncodey list / rg --files: {ratio:.2}");
             }
             _ => {

@@ -4,8 +4,8 @@
 //! Owns the cache directory: entries keyed by a hash of the model's identity and the exact
 //! prompt tokens (system prompt, instruction and the file's blob all go into the prompt), a
 //! size bound enforced by evicting the least recently used entries, and writing entries
-//! atomically. An entry that is corrupt, truncated or saved by another model build fails to
-//! load and is removed; the prompt is then processed as if there were no cache.
+//! atomically with a seal (length and SHA-256). An entry that does not match its seal, or that
+//! llama.cpp refuses, is removed; the prompt is then processed as if there were no cache.
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +60,37 @@ impl KvCache {
         self.dir.join(format!("{key}.kv"))
     }
 
+    /// The entry's seal: its length and SHA-256, written once the entry is complete.
+    /// llama.cpp aborts the process on a truncated state file instead of failing, so an entry
+    /// is handed to it only when its bytes match their seal.
+    fn seal_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.sum"))
+    }
+
+    fn seal_of(path: &Path) -> Option<String> {
+        let bytes = std::fs::read(path).ok()?;
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Some(format!("{} {digest}\n", bytes.len()))
+    }
+
+    fn sealed(&self, key: &str) -> bool {
+        match (
+            std::fs::read_to_string(self.seal_path(key)),
+            Self::seal_of(&self.path(key)),
+        ) {
+            (Ok(seal), Some(actual)) => seal == actual,
+            _ => false,
+        }
+    }
+
+    fn remove(&self, key: &str) {
+        let _ = std::fs::remove_file(self.path(key));
+        let _ = std::fs::remove_file(self.seal_path(key));
+    }
+
     /// Loads the entry for `key` into `model` when it starts with `prompt` (an entry is saved
     /// after its answer, which is cut off again here). Returns whether it did; a bad entry is
     /// removed.
@@ -71,6 +102,11 @@ impl KvCache {
     ) -> bool {
         let path = self.path(key);
         if !path.is_file() {
+            return false;
+        }
+        if !self.sealed(key) {
+            tracing::debug!(path = %path.display(), "KV cache entry does not match its seal; removed");
+            self.remove(key);
             return false;
         }
         match model.load_state(&path) {
@@ -85,7 +121,7 @@ impl KvCache {
             Ok(_) | Err(_) => {
                 tracing::debug!(path = %path.display(), "unusable KV cache entry removed");
                 model.truncate(0);
-                let _ = std::fs::remove_file(&path);
+                self.remove(key);
                 false
             }
         }
@@ -102,8 +138,17 @@ impl KvCache {
         let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
         match model.save_state(&tmp) {
             Ok(_) => {
-                if std::fs::rename(&tmp, &path).is_err() {
+                let seal = Self::seal_of(&tmp);
+                let seal_tmp = self
+                    .dir
+                    .join(format!(".{key}.{}.sum.tmp", std::process::id()));
+                let sealed = seal.is_some_and(|seal| std::fs::write(&seal_tmp, seal).is_ok())
+                    && std::fs::rename(&tmp, &path).is_ok()
+                    && std::fs::rename(&seal_tmp, self.seal_path(key)).is_ok();
+                if !sealed {
                     let _ = std::fs::remove_file(&tmp);
+                    let _ = std::fs::remove_file(&seal_tmp);
+                    self.remove(key);
                 }
             }
             Err(e) => {
@@ -134,6 +179,7 @@ impl KvCache {
                 break;
             }
             if std::fs::remove_file(&path).is_ok() {
+                let _ = std::fs::remove_file(path.with_extension("sum"));
                 total -= len;
             }
         }
@@ -154,6 +200,21 @@ mod tests {
         assert_ne!(a, KvCache::key(&model, &[1, 2, 4]));
         std::fs::write(&model, b"GGUF and more").unwrap();
         assert_ne!(a, KvCache::key(&model, &[1, 2, 3]), "a replaced model");
+    }
+
+    #[test]
+    fn only_entries_matching_their_seal_are_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = KvCache::new(dir.path().to_owned(), 16);
+        std::fs::write(cache.path("k"), b"state bytes").unwrap();
+        assert!(!cache.sealed("k"), "no seal yet");
+        let seal = KvCache::seal_of(&cache.path("k")).unwrap();
+        std::fs::write(cache.seal_path("k"), &seal).unwrap();
+        assert!(cache.sealed("k"));
+        std::fs::write(cache.path("k"), b"state by").unwrap();
+        assert!(!cache.sealed("k"), "truncated");
+        std::fs::write(cache.path("k"), b"state bytez").unwrap();
+        assert!(!cache.sealed("k"), "same length, other bytes");
     }
 
     #[test]

@@ -187,28 +187,8 @@ impl Backend for Llama {
     fn load(&self, spec: &LoadSpec) -> Result<LlamaLoaded, ModelError> {
         check_file(&spec.path)?;
         let backend = backend()?;
-        let params = LlamaModelParams::default().with_n_gpu_layers(spec.n_gpu_layers);
-        let model = LlamaModel::load_from_file(backend, &spec.path, &params).map_err(|e| {
-            ModelError::Load {
-                path: spec.path.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        let model = Box::new(model);
-        let threads = i32::try_from(spec.threads.max(1)).unwrap_or(1);
-        let ctx_params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(spec.context_size))
-            .with_n_batch(spec.batch_size)
-            .with_n_ubatch(spec.batch_size)
-            .with_n_threads(threads)
-            .with_n_threads_batch(threads);
-        let ctx = model
-            .new_context(backend, ctx_params)
-            .map_err(|e| ModelError::Context {
-                path: spec.path.clone(),
-                context_size: spec.context_size,
-                reason: e.to_string(),
-            })?;
+        let model = Box::new(load_model(backend, spec)?);
+        let ctx = new_context(backend, &model, spec)?;
         // SAFETY: the context borrows the model, which lives on the heap in a Box owned by the
         // same struct and is never moved out or replaced; `ctx` is declared before `model` in
         // `LlamaLoaded`, so it is dropped first and never outlives the model it points to.
@@ -413,6 +393,38 @@ impl LanguageModel for LlamaLoaded {
     }
 }
 
+/// Loads the weights as `spec` says (mmap on, llama.cpp's default).
+fn load_model(backend: &LlamaBackend, spec: &LoadSpec) -> Result<LlamaModel, ModelError> {
+    let params = LlamaModelParams::default().with_n_gpu_layers(spec.n_gpu_layers);
+    LlamaModel::load_from_file(backend, &spec.path, &params).map_err(|e| ModelError::Load {
+        path: spec.path.clone(),
+        reason: e.to_string(),
+    })
+}
+
+/// A context with the run's window, batch and threads (the same count for prompt processing
+/// and generation).
+fn new_context<'m>(
+    backend: &LlamaBackend,
+    model: &'m LlamaModel,
+    spec: &LoadSpec,
+) -> Result<LlamaContext<'m>, ModelError> {
+    let threads = i32::try_from(spec.threads.max(1)).unwrap_or(1);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(spec.context_size))
+        .with_n_batch(spec.batch_size)
+        .with_n_ubatch(spec.batch_size)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    model
+        .new_context(backend, params)
+        .map_err(|e| ModelError::Context {
+            path: spec.path.clone(),
+            context_size: spec.context_size,
+            reason: e.to_string(),
+        })
+}
+
 /// What the raw llama.cpp loop measured.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct RawRates {
@@ -432,26 +444,8 @@ pub fn raw_rates(
     generate: usize,
 ) -> Result<RawRates, ModelError> {
     let backend = backend()?;
-    let params = LlamaModelParams::default().with_n_gpu_layers(spec.n_gpu_layers);
-    let model =
-        LlamaModel::load_from_file(backend, &spec.path, &params).map_err(|e| ModelError::Load {
-            path: spec.path.clone(),
-            reason: e.to_string(),
-        })?;
-    let threads = i32::try_from(spec.threads.max(1)).unwrap_or(1);
-    let ctx_params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(spec.context_size))
-        .with_n_batch(spec.batch_size)
-        .with_n_ubatch(spec.batch_size)
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
-    let mut ctx = model
-        .new_context(backend, ctx_params)
-        .map_err(|e| ModelError::Context {
-            path: spec.path.clone(),
-            context_size: spec.context_size,
-            reason: e.to_string(),
-        })?;
+    let model = load_model(backend, spec)?;
+    let mut ctx = new_context(backend, &model, spec)?;
     let mut batch = LlamaBatch::new(spec.batch_size as usize, 1);
     let started = std::time::Instant::now();
     for (i, chunk) in prompt.chunks(spec.batch_size as usize).enumerate() {

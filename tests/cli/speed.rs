@@ -57,7 +57,11 @@ fn the_disk_kv_cache_restores_prompts_and_survives_corrupt_entries() {
     let first = repo.codey(&args).expect(0);
     assert_eq!(json_file(&first, "geometry.py")["restored"], false);
     let cache = repo.home.join(".cache/codey/kv");
-    let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().collect();
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "kv"))
+        .collect();
     assert_eq!(entries.len(), 1, "one entry per prompt");
 
     let second = repo.codey(&args).expect(0);
