@@ -486,18 +486,23 @@ fn try_edit<M: LanguageModel>(
     // A state saved by an earlier run replaces prompt processing, unless the cache in memory
     // already holds most of this prompt.
     let restoring = Instant::now();
-    let restored = task.kv.as_ref().is_some_and(|(cache, model_path)| {
+    // The key hashes the model file's metadata and every prompt token: computed once, used to
+    // restore and then to store.
+    let kv = task
+        .kv
+        .as_ref()
+        .map(|(cache, model_path)| (*cache, KvCache::key(model_path, &tokens)));
+    let restored = kv.as_ref().is_some_and(|(cache, key)| {
         let shared = generate::shared_prefix(model.cached(), &tokens);
-        shared * 2 < tokens.len()
-            && cache.restore(model, &KvCache::key(model_path, &tokens), &tokens)
+        shared * 2 < tokens.len() && cache.restore(model, key, &tokens)
     });
     let restore_seconds = restoring.elapsed().as_secs_f64();
     let generation = model
         .generate(&tokens, &options, &mut on_token)
         .map_err(|e| e.to_string())?;
-    if let Some((cache, model_path)) = &task.kv {
+    if let Some((cache, key)) = &kv {
         if !restored {
-            cache.store(model, &KvCache::key(model_path, &tokens));
+            cache.store(model, key);
         }
     }
     report.generated_tokens = generation.generated_tokens;
