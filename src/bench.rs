@@ -15,7 +15,7 @@ use crate::config::Role;
 use crate::engine::{self, EditRequest, NoProgress, Outcome, Report};
 use crate::kvcache::KvCache;
 use crate::lifecycle::{mb, Lifecycle};
-use crate::llama::{self, Llama, RawRates};
+use crate::llama::{self, Llama, ParallelRates, RawRates};
 use crate::model::LanguageModel;
 use crate::scan::{self, ScanOptions};
 
@@ -129,6 +129,8 @@ pub struct RoleFigures {
     pub prompt_ratio: f64,
     pub generate_ratio: f64,
     pub loads: u32,
+    /// Several prompts' answers decoded side by side against one after another.
+    pub parallel: Vec<ParallelRates>,
 }
 
 /// Everything one benchmark run measured.
@@ -156,14 +158,20 @@ impl Figures {
     }
 }
 
+/// Tokens each sequence generates in the parallel-sequence comparison: enough for a rate,
+/// few enough that the comparison stays a small part of the benchmark.
+const PARALLEL_TOKENS: usize = 32;
+
 /// Runs every task over the repository at `root` four times (plain greedy; speculative; twice
 /// with a fresh disk KV cache, no model loaded at the start of either), then the raw loop for
-/// each editor model used. `progress` hears a line per step.
+/// each editor model used, and that loop with `parallel` prompts side by side (each count
+/// given). `progress` hears a line per step.
 pub fn run(
     lifecycle: &mut Lifecycle<Llama>,
     root: &Path,
     tasks: &[Task],
     kv_dir: &Path,
+    parallel: &[usize],
     progress: &mut dyn FnMut(&str),
 ) -> Result<Figures, BenchError> {
     let plain = pass(lifecycle, root, tasks, false, None, progress)?;
@@ -190,33 +198,47 @@ pub fn run(
     let cache_differs = differ(&second_run);
     let mut roles = Vec::new();
     for role in [Role::Coder, Role::Algorithm] {
-        let codey = Totals::of(
-            plain
-                .iter()
-                .filter(|r| r.role == Some(role) && r.generated_tokens > 0),
-        );
-        let Some(first) = plain
+        let answered: Vec<&FileRun> = plain
             .iter()
-            .find(|r| r.role == Some(role) && r.generated_tokens > 0)
-        else {
+            .filter(|r| r.role == Some(role) && r.generated_tokens > 0)
+            .collect();
+        if answered.is_empty() {
             continue;
-        };
+        }
+        let codey = Totals::of(answered.iter().copied());
         progress(&format!("raw llama.cpp loop for the {role} model"));
-        let raw = raw_for(
-            lifecycle,
-            root,
-            tasks,
-            first,
-            codey.generated_tokens / codey.files,
+        let wanted = parallel.iter().copied().max().unwrap_or(1).max(1);
+        let prompts = answered
+            .iter()
+            .take(wanted)
+            .map(|r| prompt_for(lifecycle, root, tasks, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The raw loops load their own copy: the lifecycle's goes, so both run on the same
+        // memory.
+        let spec = lifecycle.load_spec(role)?;
+        let loads = lifecycle.stats().roles.get(&role).map_or(0, |s| s.loads);
+        lifecycle.unload(role);
+        let raw = llama::raw_rates(
+            &spec,
+            &prompts[0],
+            (codey.generated_tokens / codey.files).max(16),
         )?;
+        let mut side_by_side = Vec::new();
+        for &n in parallel.iter().filter(|&&n| n > 1) {
+            progress(&format!("{n} parallel sequences on the {role} model"));
+            // Fewer answered files than sequences: prompts repeat, which costs the same.
+            let chosen: Vec<Vec<_>> = prompts.iter().cycle().take(n).cloned().collect();
+            side_by_side.push(llama::parallel_rates(&spec, &chosen, PARALLEL_TOKENS)?);
+        }
         roles.push(RoleFigures {
             role,
             prompt_ratio: codey.prompt_rate() / rate(raw.prompt_tokens, raw.prompt_seconds),
             generate_ratio: codey.generate_rate()
                 / rate(raw.generated_tokens, raw.generate_seconds),
-            loads: lifecycle.stats().roles.get(&role).map_or(0, |s| s.loads),
+            loads,
             codey,
             raw,
+            parallel: side_by_side,
         });
     }
     Ok(Figures {
@@ -296,30 +318,27 @@ fn file_runs(task: &str, report: &Report) -> Vec<FileRun> {
         .collect()
 }
 
-/// The raw loop on the prompt codey built for `first`, generating `generate` tokens. The
-/// lifecycle's copy of the model is unloaded first, so both loops run on the same memory.
-fn raw_for(
+/// The prompt codey built for one file of a pass, as tokens.
+fn prompt_for(
     lifecycle: &mut Lifecycle<Llama>,
     root: &Path,
     tasks: &[Task],
-    first: &FileRun,
-    generate: usize,
-) -> Result<RawRates, BenchError> {
-    let role = first.role.unwrap_or(Role::Coder);
-    let content = std::fs::read_to_string(root.join(&first.path)).unwrap_or_default();
+    run: &FileRun,
+) -> Result<Vec<crate::model::Token>, BenchError> {
+    let role = run.role.unwrap_or(Role::Coder);
+    let content = std::fs::read_to_string(root.join(&run.path)).unwrap_or_default();
     let instruction = tasks
         .iter()
-        .find(|t| t.name == first.task)
+        .find(|t| t.name == run.task)
         .map(|t| t.instruction.clone())
         .unwrap_or_default();
-    let messages = crate::prompt::edit_messages(role, &instruction, &first.path, &content);
-    let tokens = lifecycle.with(role, |m| -> Result<_, crate::model::ModelError> {
-        let text = m.chat_prompt(&messages)?;
-        m.tokenize(&text, true)
-    })??;
-    let spec = lifecycle.load_spec(role)?;
-    lifecycle.unload(role);
-    Ok(llama::raw_rates(&spec, &tokens, generate.max(16))?)
+    let messages = crate::prompt::edit_messages(role, &instruction, &run.path, &content);
+    Ok(
+        lifecycle.with(role, |m| -> Result<_, crate::model::ModelError> {
+            let text = m.chat_prompt(&messages)?;
+            m.tokenize(&text, true)
+        })??,
+    )
 }
 
 /// The scan of a large tree against `rg --files`.

@@ -27,6 +27,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         &args.fixture,
         &tasks,
         &kv_dir,
+        &args.parallel,
         &mut progress,
     );
     let _ = std::fs::remove_dir_all(&kv_dir);
@@ -160,6 +161,7 @@ prompt phase, first/second run: {:.1}s / {:.1}s = {:.1}x faster ({restored} of {
             q.drafted_tokens
         );
     }
+    parallel_table(&mut s, f);
     let loads: Vec<String> = f
         .roles
         .iter()
@@ -196,6 +198,39 @@ prompt phase, first/second run: {:.1}s / {:.1}s = {:.1}x faster ({restored} of {
         }
     }
     s
+}
+
+/// Several answers decoded side by side in one batch per step, against one after another.
+fn parallel_table(s: &mut String, f: &Figures) {
+    if f.roles.iter().all(|r| r.parallel.is_empty()) {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n### Parallel sequences (raw loop, one batch per step)\n"
+    );
+    let _ = writeln!(
+        s,
+        "| model | sequences | tokens each | one after another tok/s | side by side tok/s | parallel/sequential | same tokens |"
+    );
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: | --- |");
+    for r in &f.roles {
+        for p in &r.parallel {
+            let tokens = (p.sequences * p.generated_tokens) as f64;
+            let sequential = tokens / p.sequential_seconds.max(1e-9);
+            let parallel = tokens / p.parallel_seconds.max(1e-9);
+            let same = p.first_divergence.iter().filter(|d| d.is_none()).count();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {sequential:.1} | {parallel:.1} | {:.2} | {same} of {} |",
+                r.role,
+                p.sequences,
+                p.generated_tokens,
+                parallel / sequential.max(1e-9),
+                p.sequences
+            );
+        }
+    }
 }
 
 fn row(s: &mut String, name: &str, t: &Totals) {

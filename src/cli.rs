@@ -215,6 +215,15 @@ pub struct BenchArgs {
     /// Files in the generated tree for the scan benchmark (0: no scan benchmark).
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub scan_files: usize,
+    /// Also time the raw loop decoding this many answers side by side, one batch per step
+    /// (comma-separated counts; 0: skip).
+    #[arg(
+        long,
+        value_name = "N,...",
+        value_delimiter = ',',
+        default_value = "2,4"
+    )]
+    pub parallel: Vec<usize>,
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Print the figures as JSON instead of tables.

@@ -6,6 +6,7 @@
 //! fails is recorded with its reason and the batch goes on. The engine reports progress through
 //! the [`Progress`] trait and never prints; writing results out is `output`'s job.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -23,6 +24,14 @@ use crate::scan::{Candidate, SkipReason};
 
 /// Tokens always left for the answer; a prompt that leaves fewer is refused, not truncated.
 pub const MIN_ANSWER_TOKENS: usize = 256;
+
+/// The longest answer a file of `file_tokens` tokens gets: four times the file and 1024 more.
+/// Search/replace blocks quote the text they change and whole-file answers copy the file, so
+/// a sound edit stays well inside this; an answer past it is a runaway that would otherwise
+/// run on to the end of the context, minutes on a small CPU.
+pub fn answer_budget(file_tokens: usize) -> usize {
+    file_tokens.saturating_mul(4).saturating_add(1024)
+}
 
 /// What to do.
 #[derive(Debug, Clone)]
@@ -94,6 +103,9 @@ pub struct FileReport {
     /// Speculative draft tokens proposed and confirmed.
     pub drafted_tokens: usize,
     pub accepted_tokens: usize,
+    /// Blocks the model sent again word for word, dropped (the answer is stopped at the
+    /// first: greedy decoding that repeats a block is in a loop).
+    pub repeated_blocks: usize,
     /// Prompt processing and generation time inside the model.
     pub prompt_seconds: f64,
     pub generate_seconds: f64,
@@ -128,6 +140,7 @@ impl FileReport {
             generated_tokens: 0,
             drafted_tokens: 0,
             accepted_tokens: 0,
+            repeated_blocks: 0,
             prompt_seconds: 0.0,
             generate_seconds: 0.0,
             seconds: 0.0,
@@ -455,7 +468,8 @@ fn try_edit<M: LanguageModel>(
     } = *task;
     let messages = prompt::edit_messages(role, instruction, &cand.rel, &cand.content);
     let text = model.chat_prompt(&messages).map_err(|e| e.to_string())?;
-    let tokens = tokenize_prompt(model, &text, &cand.content).map_err(|e| e.to_string())?;
+    let (tokens, file_tokens) =
+        tokenize_prompt(model, &text, &cand.content).map_err(|e| e.to_string())?;
     report.prompt_tokens = tokens.len();
     let context = model.context_size();
     if tokens.len() + MIN_ANSWER_TOKENS > context {
@@ -466,13 +480,14 @@ fn try_edit<M: LanguageModel>(
             tokens.len()
         ));
     }
+    let budget = answer_budget(file_tokens);
     let options = GenerateOptions {
-        max_tokens: context - tokens.len() - 1,
+        max_tokens: (context - tokens.len() - 1).min(budget),
         speculate,
     };
     // The rate counts from the first generated token: prompt processing is not generation.
     let mut first_token: Option<Instant> = None;
-    let mut on_token = |generated: usize| {
+    let mut on_token = |generated: usize, answer: &[u8]| {
         let since = *first_token.get_or_insert_with(Instant::now);
         // Reporting every token would cost more than it tells; every 16th is plenty.
         if generated.is_multiple_of(16) {
@@ -481,6 +496,12 @@ fn try_edit<M: LanguageModel>(
                 generated,
                 tokens_per_second: (generated - 1) as f64 / secs,
             });
+        }
+        // A looping answer would otherwise run to the context limit and fail there.
+        if edit::repeats_itself(answer) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
     };
     // A state saved by an earlier run replaces prompt processing, unless the cache in memory
@@ -513,11 +534,20 @@ fn try_edit<M: LanguageModel>(
     report.restored = restored;
     report.generate_seconds = generation.generate_seconds;
     tracing::debug!(path = %cand.rel, answer = %generation.text, "model answer");
-    let cut_off = generation.stop != StopReason::EndOfGeneration;
-    let answer = edit::parse_answer(&generation.text, prompt::allows_whole_file(&cand.content))
-        .map_err(|e| with_cut_off(e.to_string(), cut_off))?;
-    let applied =
-        edit::resolve(&cand.content, &answer).map_err(|e| with_cut_off(e.to_string(), cut_off))?;
+    let cut_off = match generation.stop {
+        StopReason::MaxTokens if options.max_tokens == budget => Some(format!(
+            "the answer was cut off at its budget of {budget} tokens, four times the file and 1024 more"
+        )),
+        StopReason::MaxTokens | StopReason::ContextFull => {
+            Some("the answer was cut off at the context limit".to_owned())
+        }
+        StopReason::EndOfGeneration | StopReason::Stopped => None,
+    };
+    let mut answer = edit::parse_answer(&generation.text, prompt::allows_whole_file(&cand.content))
+        .map_err(|e| with_cut_off(e.to_string(), cut_off.as_deref()))?;
+    report.repeated_blocks = edit::drop_repeats(&mut answer);
+    let applied = edit::resolve(&cand.content, &answer)
+        .map_err(|e| with_cut_off(e.to_string(), cut_off.as_deref()))?;
     if let edit::Answer::WholeFile(_) = answer {
         check_whole_file(instruction, &cand.content, &applied.text)?;
     }
@@ -547,20 +577,22 @@ fn try_edit<M: LanguageModel>(
 }
 
 /// Tokenizes a rendered prompt, treating the file's own text as plain text: a file containing
-/// `<|im_end|>` must not end the chat turn.
+/// `<|im_end|>` must not end the chat turn. Returns the tokens and how many are the file's.
 fn tokenize_prompt<M: LanguageModel>(
     model: &M,
     text: &str,
     content: &str,
-) -> Result<Vec<Token>, ModelError> {
+) -> Result<(Vec<Token>, usize), ModelError> {
     // The file comes last in the prompt, so its last occurrence is the file itself.
     let Some(at) = text.rfind(content).filter(|_| !content.is_empty()) else {
-        return model.tokenize(text, true);
+        return Ok((model.tokenize(text, true)?, 0));
     };
     let mut tokens = model.tokenize(&text[..at], true)?;
-    tokens.extend(model.tokenize(content, false)?);
+    let file = model.tokenize(content, false)?;
+    let file_tokens = file.len();
+    tokens.extend(file);
     tokens.extend(model.tokenize(&text[at + content.len()..], true)?);
-    Ok(tokens)
+    Ok((tokens, file_tokens))
 }
 
 /// Small models asked for a whole file sometimes answer with only the part they changed.
@@ -590,11 +622,10 @@ fn check_whole_file(instruction: &str, old: &str, new: &str) -> Result<(), Strin
     }
 }
 
-fn with_cut_off(reason: String, cut_off: bool) -> String {
-    if cut_off {
-        format!("{reason} (the answer was cut off at the context limit)")
-    } else {
-        reason
+fn with_cut_off(reason: String, cut_off: Option<&str>) -> String {
+    match cut_off {
+        Some(why) => format!("{reason} ({why})"),
+        None => reason,
     }
 }
 
@@ -703,6 +734,58 @@ mod tests {
         assert_eq!(report.files[0].route, Some(Source::Override));
         // With --role the router model is never loaded.
         assert!(!report.models.roles.contains_key(&Role::Router));
+    }
+
+    #[test]
+    fn a_looping_answer_is_stopped_at_its_first_repeated_block() {
+        let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+        let a =
+            "<<<<<<< SEARCH\ndef a():\n=======\ndef a():\n    \"\"\"A.\"\"\"\n>>>>>>> REPLACE\n";
+        let b =
+            "<<<<<<< SEARCH\ndef b():\n=======\ndef b():\n    \"\"\"B.\"\"\"\n>>>>>>> REPLACE\n";
+        // A model caught in a loop repeats its blocks until the context runs out.
+        let looping = format!("{a}{b}").repeat(50);
+        backend.answer("m.py", &looping);
+        let mut req = request("document a and b");
+        req.role = Some(Role::Coder);
+        let old = "def a():\n    pass\ndef b():\n    pass\n";
+        let report = run(&mut lc, &req, vec![cand("m.py", old)], &[], &mut NoProgress);
+        let file = &report.files[0];
+        let Outcome::Changed { new_content, .. } = &file.outcome else {
+            panic!("{:?}", file.outcome)
+        };
+        assert_eq!(
+            new_content,
+            "def a():\n    \"\"\"A.\"\"\"\n    pass\ndef b():\n    \"\"\"B.\"\"\"\n    pass\n"
+        );
+        assert_eq!(file.repeated_blocks, 1);
+        // Stopped right after the first repeat, not at the end of the loop.
+        let once = a.chars().count() * 2 + b.chars().count();
+        assert_eq!(file.generated_tokens, once);
+    }
+
+    #[test]
+    fn a_runaway_answer_stops_at_its_budget() {
+        let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+        // An answer that never closes its block and never ends.
+        let endless = format!("<<<<<<< SEARCH\nx = 1\n=======\n{}", "y = 2\n".repeat(2000));
+        backend.answer("m.py", &endless);
+        let mut req = request("tidy");
+        req.role = Some(Role::Coder);
+        let report = run(
+            &mut lc,
+            &req,
+            vec![cand("m.py", "x = 1\n")],
+            &[],
+            &mut NoProgress,
+        );
+        let file = &report.files[0];
+        // The scripted model's tokens are characters: the file is 6 of them.
+        assert_eq!(file.generated_tokens, answer_budget(6));
+        let Outcome::Failed { reason } = &file.outcome else {
+            panic!("{:?}", file.outcome)
+        };
+        assert!(reason.contains("budget of 1048 tokens"), "{reason}");
     }
 
     #[test]

@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use crate::model::{
-    GenerateOptions, Generation, LanguageModel, Logits, ModelError, StopReason, Token,
+    GenerateOptions, Generation, LanguageModel, Logits, ModelError, OnToken, StopReason, Token,
 };
 
 /// The longest draft verified in one batch.
@@ -108,7 +108,7 @@ pub fn run<M: LanguageModel + ?Sized>(
     model: &mut M,
     prompt: &[Token],
     options: &GenerateOptions,
-    on_token: &mut dyn FnMut(usize),
+    on_token: &mut OnToken<'_>,
 ) -> Result<Generation, ModelError> {
     let started = Instant::now();
     let reused = prefill(model, prompt)?;
@@ -157,7 +157,7 @@ impl State {
         model: &M,
         token: Token,
         options: &GenerateOptions,
-        on_token: &mut dyn FnMut(usize),
+        on_token: &mut OnToken<'_>,
     ) -> Option<StopReason> {
         if model.is_end(token) {
             return Some(StopReason::EndOfGeneration);
@@ -165,7 +165,9 @@ impl State {
         model.push_piece(token, &mut self.bytes);
         self.history.push(token);
         self.generated += 1;
-        on_token(self.generated);
+        if on_token(self.generated, &self.bytes).is_break() {
+            return Some(StopReason::Stopped);
+        }
         if self.generated >= options.max_tokens {
             return Some(StopReason::MaxTokens);
         }
@@ -182,7 +184,7 @@ fn greedy<M: LanguageModel + ?Sized>(
     model: &mut M,
     options: &GenerateOptions,
     state: &mut State,
-    on_token: &mut dyn FnMut(usize),
+    on_token: &mut OnToken<'_>,
 ) -> Result<StopReason, ModelError> {
     loop {
         let token = argmax(model.logits(0));
@@ -258,7 +260,7 @@ fn speculative<M: LanguageModel + ?Sized>(
     model: &mut M,
     options: &GenerateOptions,
     state: &mut State,
-    on_token: &mut dyn FnMut(usize),
+    on_token: &mut OnToken<'_>,
 ) -> Result<StopReason, ModelError> {
     let mut policy = DraftPolicy::new();
     let mut draft = Vec::with_capacity(MAX_DRAFT + 1);
@@ -340,79 +342,17 @@ fn lookup(history: &[Token], room: usize, draft: &mut Vec<Token>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ChatMessage;
+    use crate::scripted::Toy;
+    use std::ops::ControlFlow;
 
-    /// A model that continues a fixed text: after a token t at position p it predicts
-    /// `text[p + 1]` — a stand-in for a model copying its input, with a twist at `diverge`
-    /// where it writes something the input does not have.
-    struct Copier {
-        text: Vec<Token>,
-        cache: Vec<Token>,
-        rows: Vec<Vec<f32>>,
-        decodes: usize,
-    }
-
-    const VOCAB: usize = 64;
     const END: Token = 63;
 
-    impl Copier {
-        fn new(text: Vec<Token>) -> Self {
-            Copier {
-                text,
-                cache: Vec::new(),
-                rows: Vec::new(),
-                decodes: 0,
-            }
-        }
-        fn row(&self, pos: usize) -> Vec<f32> {
-            let next = self.text.get(pos + 1).copied().unwrap_or(END);
-            (0..VOCAB)
-                .map(|i| if i as Token == next { 1.0 } else { 0.0 })
-                .collect()
-        }
-    }
-
-    impl LanguageModel for Copier {
-        fn context_size(&self) -> usize {
-            4096
-        }
-        fn chat_prompt(&self, _: &[ChatMessage]) -> Result<String, ModelError> {
-            Ok(String::new())
-        }
-        fn tokenize(&self, _: &str, _: bool) -> Result<Vec<Token>, ModelError> {
-            Ok(Vec::new())
-        }
-        fn decode(
-            &mut self,
-            tokens: &[Token],
-            start: usize,
-            which: Logits,
-        ) -> Result<(), ModelError> {
-            assert_eq!(start, self.cache.len(), "decode must continue the cache");
-            self.decodes += 1;
-            self.cache.extend_from_slice(tokens);
-            let end = self.cache.len();
-            self.rows = match which {
-                Logits::Last => vec![self.row(end - 1)],
-                Logits::All => (start..end).map(|p| self.row(p)).collect(),
-            };
-            Ok(())
-        }
-        fn logits(&self, row: usize) -> &[f32] {
-            &self.rows[row]
-        }
-        fn truncate(&mut self, from: usize) {
-            self.cache.truncate(from);
-        }
-        fn cached(&self) -> &[Token] {
-            &self.cache
-        }
-        fn is_end(&self, token: Token) -> bool {
-            token == END
-        }
-        fn push_piece(&self, token: Token, out: &mut Vec<u8>) {
-            out.push(token as u8);
-        }
+    /// A model that continues a fixed text: after position p it predicts `text[p + 1]`, a
+    /// stand-in for a model copying its input with a few changes.
+    fn copier(text: Vec<Token>) -> Toy {
+        Toy::new(64, END, 4096, move |pos, _| {
+            text.get(pos + 1).copied().unwrap_or(END)
+        })
     }
 
     /// A prompt holding a "file", then an answer that copies it with a few changes.
@@ -453,12 +393,15 @@ mod tests {
     ) -> (Generation, usize) {
         let mut text = prompt.to_vec();
         text.extend(answer);
-        let mut m = Copier::new(text);
+        let mut m = copier(text);
         let options = GenerateOptions {
             max_tokens: max,
             speculate,
         };
-        let g = run(&mut m, prompt, &options, &mut |_| {}).unwrap();
+        let g = run(&mut m, prompt, &options, &mut |_, _| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         // The cache holds exactly prompt + answer but the last token: nothing rejected stays.
         let mut expect = prompt.to_vec();
         expect.extend(&answer[..g.generated_tokens.saturating_sub(1).min(answer.len())]);
@@ -477,7 +420,7 @@ mod tests {
                 assert_eq!(plain.stop, fast.stop, "seed {seed}, max {max}");
                 assert_eq!(plain.generated_tokens, fast.generated_tokens);
                 if max == usize::MAX {
-                    let expected: Vec<u8> = answer.iter().map(|&t| t as u8).collect();
+                    let expected: Vec<u8> = answer.iter().map(|&t| b'0' + t as u8).collect();
                     assert_eq!(plain.text.as_bytes(), &expected[..]);
                     // How many decodes speculation saves depends on the timings the policy
                     // measures (noise, for this toy); it never costs extra decodes.
@@ -487,6 +430,35 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_observer_stops_both_loops_at_the_token_it_saw() {
+        let (prompt, answer) = case(7);
+        for speculate in [false, true] {
+            let mut text = prompt.clone();
+            text.extend(&answer);
+            let mut m = copier(text);
+            let options = GenerateOptions {
+                max_tokens: usize::MAX,
+                speculate,
+            };
+            let mut seen = Vec::new();
+            let g = run(&mut m, &prompt, &options, &mut |n, bytes| {
+                seen = bytes.to_vec();
+                if n == 37 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
+            assert_eq!(g.stop, StopReason::Stopped);
+            assert_eq!(g.generated_tokens, 37, "speculate {speculate}");
+            let expected: Vec<u8> = answer[..37].iter().map(|&t| b'0' + t as u8).collect();
+            assert_eq!(g.text.as_bytes(), &expected[..]);
+            assert_eq!(seen, expected, "the observer saw the answer so far");
         }
     }
 

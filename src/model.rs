@@ -70,7 +70,15 @@ pub enum StopReason {
     MaxTokens,
     /// The context window is full.
     ContextFull,
+    /// The caller's observer stopped it (codey stops an answer that has begun to repeat
+    /// itself).
+    Stopped,
 }
+
+/// The observer of a generation: called after each answer token with the number of tokens
+/// so far and the answer's bytes so far (which may end inside a UTF-8 character), for
+/// progress and to stop an answer early with `ControlFlow::Break`.
+pub type OnToken<'a> = dyn FnMut(usize, &[u8]) -> std::ops::ControlFlow<()> + 'a;
 
 /// The result of one generation, with the figures the summary reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,12 +216,12 @@ pub trait LanguageModel {
     fn push_piece(&self, token: Token, out: &mut Vec<u8>);
 
     /// Greedy generation after `prompt`, reusing whatever prefix of it the cache holds.
-    /// `on_token` is called with the number of tokens generated so far, for progress.
+    /// `on_token` sees each token's effect on the answer; see [`OnToken`].
     fn generate(
         &mut self,
         prompt: &[Token],
         options: &GenerateOptions,
-        on_token: &mut dyn FnMut(usize),
+        on_token: &mut OnToken<'_>,
     ) -> Result<Generation, ModelError> {
         crate::generate::run(self, prompt, options, on_token)
     }
@@ -265,79 +273,22 @@ pub trait Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::ControlFlow;
+
+    use crate::scripted::Toy;
 
     /// A model over digits: after token t it predicts t + 1; token 9 ends the generation.
-    struct Counter {
-        cache: Vec<Token>,
-        rows: Vec<Vec<f32>>,
-        context: usize,
-        decoded: usize,
+    fn counter(context: usize) -> Toy {
+        Toy::new(10, 9, context, |_, t| (t + 1) % 10)
     }
 
-    impl Counter {
-        fn new(context: usize) -> Self {
-            Counter {
-                cache: Vec::new(),
-                rows: Vec::new(),
-                context,
-                decoded: 0,
-            }
-        }
-    }
-
-    impl LanguageModel for Counter {
-        fn context_size(&self) -> usize {
-            self.context
-        }
-        fn chat_prompt(&self, _: &[ChatMessage]) -> Result<String, ModelError> {
-            Ok(String::new())
-        }
-        fn tokenize(&self, text: &str, _: bool) -> Result<Vec<Token>, ModelError> {
-            Ok(text.bytes().map(|b| Token::from(b - b'0')).collect())
-        }
-        fn decode(
-            &mut self,
-            tokens: &[Token],
-            start: usize,
-            which: Logits,
-        ) -> Result<(), ModelError> {
-            assert_eq!(start, self.cache.len(), "decode must continue the cache");
-            self.decoded += tokens.len();
-            self.cache.extend_from_slice(tokens);
-            let row = |t: Token| {
-                (0..10)
-                    .map(|i| if i == (t + 1) % 10 { 1.0 } else { 0.0 })
-                    .collect()
-            };
-            self.rows = match which {
-                Logits::Last => vec![row(tokens[tokens.len() - 1])],
-                Logits::All => tokens.iter().map(|&t| row(t)).collect(),
-            };
-            Ok(())
-        }
-        fn logits(&self, row: usize) -> &[f32] {
-            &self.rows[row]
-        }
-        fn truncate(&mut self, from: usize) {
-            self.cache.truncate(from);
-        }
-        fn cached(&self) -> &[Token] {
-            &self.cache
-        }
-        fn is_end(&self, token: Token) -> bool {
-            token == 9
-        }
-        fn push_piece(&self, token: Token, out: &mut Vec<u8>) {
-            out.push(b'0' + token as u8);
-        }
-    }
-
-    fn run(model: &mut Counter, prompt: &str, max_tokens: usize) -> Generation {
+    fn run(model: &mut Toy, prompt: &str, max_tokens: usize) -> Generation {
         let tokens = model.tokenize(prompt, true).unwrap();
         let mut seen = 0;
         let g = model
-            .generate(&tokens, &GenerateOptions::new(max_tokens), &mut |n| {
-                seen = n
+            .generate(&tokens, &GenerateOptions::new(max_tokens), &mut |n, _| {
+                seen = n;
+                ControlFlow::Continue(())
             })
             .unwrap();
         assert_eq!(seen, g.generated_tokens);
@@ -346,7 +297,7 @@ mod tests {
 
     #[test]
     fn greedy_follows_the_largest_logit_until_the_end_token() {
-        let mut m = Counter::new(64);
+        let mut m = counter(64);
         let g = run(&mut m, "12", 100);
         assert_eq!(
             (g.text.as_str(), g.stop, g.prompt_tokens),
@@ -368,18 +319,20 @@ mod tests {
 
     #[test]
     fn greedy_stops_at_max_tokens_and_at_the_context_end() {
-        let mut m = Counter::new(64);
+        let mut m = counter(64);
         assert_eq!(run(&mut m, "0", 3).stop, StopReason::MaxTokens);
-        let mut m = Counter::new(4);
+        let mut m = counter(4);
         let g = run(&mut m, "0", 100);
         assert_eq!((g.text.as_str(), g.stop), ("123", StopReason::ContextFull));
     }
 
     #[test]
     fn prompt_that_fills_the_context_is_refused() {
-        let mut m = Counter::new(3);
+        let mut m = counter(3);
         let tokens = m.tokenize("123", true).unwrap();
-        let err = m.generate(&tokens, &GenerateOptions::new(1), &mut |_| {});
+        let err = m.generate(&tokens, &GenerateOptions::new(1), &mut |_, _| {
+            ControlFlow::Continue(())
+        });
         assert!(matches!(
             err,
             Err(ModelError::PromptTooLong {
@@ -391,7 +344,7 @@ mod tests {
 
     #[test]
     fn label_scores_are_log_probabilities_of_first_tokens() {
-        let mut m = Counter::new(64);
+        let mut m = counter(64);
         let prompt = m.tokenize("4", true).unwrap();
         let scores = m.label_scores(&prompt, &["5", "7"]).unwrap();
         assert!(scores[0] > scores[1]);

@@ -562,6 +562,10 @@ fn file_lines(out: &mut String, report: &Report) {
     for f in &report.files {
         let role = f.role.map_or("-", |r| r.name());
         let detail = match &f.outcome {
+            Outcome::Changed { added, removed, .. } if f.repeated_blocks > 0 => format!(
+                "+{added} -{removed} (the model looped: {} repeated block(s) dropped)",
+                f.repeated_blocks
+            ),
             Outcome::Changed { added, removed, .. } => format!("+{added} -{removed}"),
             Outcome::Unchanged { reason }
             | Outcome::Skipped { reason }

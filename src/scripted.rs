@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use crate::model::{
     Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, LoadSpec, Logits, ModelError,
-    ModelFacts, StopReason, Token,
+    ModelFacts, OnToken, StopReason, Token,
 };
 
 #[derive(Debug, Default)]
@@ -145,7 +145,7 @@ impl LanguageModel for ScriptedModel {
         &mut self,
         prompt: &[Token],
         options: &GenerateOptions,
-        on_token: &mut dyn FnMut(usize),
+        on_token: &mut OnToken<'_>,
     ) -> Result<Generation, ModelError> {
         let text = detokenize(prompt);
         let script = self.script.0.borrow();
@@ -155,11 +155,24 @@ impl LanguageModel for ScriptedModel {
             .find(|(needle, _)| text.contains(needle.as_str()))
             .map(|(_, a)| a.clone())
             .unwrap_or_else(|| "NO_CHANGE".to_owned());
-        let generated: String = answer.chars().take(options.max_tokens).collect();
-        let n = generated.chars().count();
-        on_token(n);
+        // Character by character, so the observer sees what a real model's would.
+        let mut bytes = Vec::with_capacity(answer.len());
+        let mut stop = StopReason::EndOfGeneration;
+        let mut n = 0;
+        for c in answer.chars() {
+            if n == options.max_tokens {
+                stop = StopReason::MaxTokens;
+                break;
+            }
+            self.push_piece(c as Token, &mut bytes);
+            n += 1;
+            if on_token(n, &bytes).is_break() {
+                stop = StopReason::Stopped;
+                break;
+            }
+        }
         Ok(Generation {
-            text: generated,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
             prompt_tokens: prompt.len(),
             reused_tokens: 0,
             generated_tokens: n,
@@ -167,11 +180,7 @@ impl LanguageModel for ScriptedModel {
             accepted_tokens: 0,
             prompt_seconds: 0.0,
             generate_seconds: 0.0,
-            stop: if n < answer.chars().count() {
-                StopReason::MaxTokens
-            } else {
-                StopReason::EndOfGeneration
-            },
+            stop,
         })
     }
 
@@ -225,4 +234,88 @@ pub fn lifecycle(
     let lc =
         crate::lifecycle::Lifecycle::new(backend.clone(), config, None).with_clock(clock.clone());
     (dir, lc, backend, clock)
+}
+
+/// A token-level toy for the unit tests of the generation loops: the next token is a function
+/// of the position and the token just decoded, with logit 1 against 0 for every other token.
+/// Text is one byte per token, `'0' + token`.
+#[cfg(test)]
+pub struct Toy {
+    next: Box<dyn Fn(usize, Token) -> Token>,
+    vocab: usize,
+    end: Token,
+    context: usize,
+    pub cache: Vec<Token>,
+    rows: Vec<Vec<f32>>,
+    /// Tokens decoded, and decode calls, so far.
+    pub decoded: usize,
+    pub decodes: usize,
+}
+
+#[cfg(test)]
+impl Toy {
+    pub fn new(
+        vocab: usize,
+        end: Token,
+        context: usize,
+        next: impl Fn(usize, Token) -> Token + 'static,
+    ) -> Self {
+        Toy {
+            next: Box::new(next),
+            vocab,
+            end,
+            context,
+            cache: Vec::new(),
+            rows: Vec::new(),
+            decoded: 0,
+            decodes: 0,
+        }
+    }
+
+    fn row(&self, pos: usize) -> Vec<f32> {
+        let next = (self.next)(pos, self.cache[pos]);
+        (0..self.vocab)
+            .map(|i| if i as Token == next { 1.0 } else { 0.0 })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+impl LanguageModel for Toy {
+    fn context_size(&self) -> usize {
+        self.context
+    }
+    fn chat_prompt(&self, _: &[ChatMessage]) -> Result<String, ModelError> {
+        Ok(String::new())
+    }
+    fn tokenize(&self, text: &str, _: bool) -> Result<Vec<Token>, ModelError> {
+        Ok(text.bytes().map(|b| Token::from(b - b'0')).collect())
+    }
+    fn decode(&mut self, tokens: &[Token], start: usize, which: Logits) -> Result<(), ModelError> {
+        assert_eq!(start, self.cache.len(), "decode must continue the cache");
+        self.decodes += 1;
+        self.decoded += tokens.len();
+        self.cache.extend_from_slice(tokens);
+        let end = self.cache.len();
+        self.rows = match which {
+            Logits::Last => vec![self.row(end - 1)],
+            Logits::All => (start..end).map(|p| self.row(p)).collect(),
+        };
+        Ok(())
+    }
+    fn logits(&self, row: usize) -> &[f32] {
+        &self.rows[row]
+    }
+    fn truncate(&mut self, from: usize) {
+        self.cache.truncate(from);
+    }
+    fn cached(&self) -> &[Token] {
+        &self.cache
+    }
+    fn is_end(&self, token: Token) -> bool {
+        token == self.end
+    }
+    fn push_piece(&self, token: Token, out: &mut Vec<u8>) {
+        out.push(b'0' + token as u8);
+    }
 }

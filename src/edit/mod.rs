@@ -131,6 +131,51 @@ pub fn parse_answer(answer: &str, allow_whole_file: bool) -> Result<Answer, Edit
     }
 }
 
+/// Whether a partial answer has just closed a block whose SEARCH text an earlier block
+/// already had.
+///
+/// A sound answer never searches for the same text twice: after the first block the text is
+/// gone (the second would fail) or still there (the second would insert its text a second
+/// time). Small models that do it are in a loop that only the context limit would end. Cheap
+/// unless the answer's last line is a REPLACE marker, so it can run after every token.
+pub fn repeats_itself(partial: &[u8]) -> bool {
+    if !partial.ends_with(b"\n") {
+        return false;
+    }
+    // Tokens often carry several line breaks: look at the last line with text on it.
+    let last = partial
+        .split(|&b| b == b'\n')
+        .rev()
+        .find(|line| !line.iter().all(u8::is_ascii_whitespace));
+    if last.is_none_or(|line| marker(&String::from_utf8_lossy(line)) != Some(Marker::Replace)) {
+        return false;
+    }
+    let text = normalize_newlines(&String::from_utf8_lossy(partial));
+    let lines: Vec<&str> = text.lines().collect();
+    parse_blocks(&lines).is_ok_and(|blocks| {
+        blocks
+            .split_last()
+            .is_some_and(|(last, earlier)| earlier.iter().any(|b| b.search == last.search))
+    })
+}
+
+/// Drops every block whose SEARCH text an earlier block already had (see
+/// [`repeats_itself`]); returns how many were dropped.
+pub fn drop_repeats(answer: &mut Answer) -> usize {
+    let Answer::Blocks(blocks) = answer else {
+        return 0;
+    };
+    let before = blocks.len();
+    let mut kept: Vec<Block> = Vec::with_capacity(before);
+    for block in blocks.drain(..) {
+        if !kept.iter().any(|k| k.search == block.search) {
+            kept.push(block);
+        }
+    }
+    *blocks = kept;
+    before - blocks.len()
+}
+
 /// Applies `blocks` in order, each to the result of the ones before it.
 pub fn apply_blocks(original: &str, blocks: &[Block]) -> Result<Applied, EditError> {
     // Detected once, so every block inserts lines in the original file's style.

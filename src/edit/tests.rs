@@ -435,3 +435,44 @@ fn hidden_characters_in_added_lines_are_flagged() {
     let kept = "x = \"\u{200B}\"\n";
     assert!(hidden_characters(kept, &format!("{kept}y = \"café ünïcode ✓\"\n")).is_empty());
 }
+
+// --- repetition --------------------------------------------------------
+
+const DOC_A: &str =
+    "<<<<<<< SEARCH\ndef a():\n=======\ndef a():\n    \"\"\"A.\"\"\"\n>>>>>>> REPLACE\n";
+const DOC_B: &str =
+    "<<<<<<< SEARCH\ndef b():\n=======\ndef b():\n    \"\"\"B.\"\"\"\n>>>>>>> REPLACE\n";
+
+#[test]
+fn an_answer_repeats_itself_when_it_searches_for_the_same_text_again() {
+    let looping = format!("{DOC_A}{DOC_B}{DOC_A}");
+    assert!(repeats_itself(looping.as_bytes()));
+    // Every prefix before the repeat's REPLACE line is still a fresh answer.
+    let at = looping.rfind(">>>>>>>").unwrap();
+    for end in 0..at {
+        assert!(!repeats_itself(&looping.as_bytes()[..end]), "{end}");
+    }
+    // Line breaks after the marker often come as one token; prose may follow.
+    assert!(repeats_itself(format!("{looping}\n\n").as_bytes()));
+    assert!(!repeats_itself(format!("{looping}\nDone.\n").as_bytes()));
+    // Different blocks; CRLF answers; a second block for the same text, edited otherwise.
+    assert!(!repeats_itself(format!("{DOC_A}{DOC_B}").as_bytes()));
+    let crlf = format!("{DOC_A}{DOC_A}").replace('\n', "\r\n");
+    assert!(repeats_itself(crlf.as_bytes()));
+    let other = DOC_A.replace("\"\"\"A.\"\"\"", "\"\"\"Another.\"\"\"");
+    assert!(repeats_itself(format!("{DOC_A}{other}").as_bytes()));
+}
+
+#[test]
+fn repeated_blocks_are_dropped_so_no_edit_is_applied_twice() {
+    let other = DOC_A.replace("A.", "Another.");
+    let mut answer = parse_answer(&format!("{DOC_A}{DOC_B}{DOC_A}{other}"), false).unwrap();
+    assert_eq!(drop_repeats(&mut answer), 2);
+    let applied = resolve("def a():\n    pass\ndef b():\n    pass\n", &answer).unwrap();
+    assert_eq!(
+        applied.text,
+        "def a():\n    \"\"\"A.\"\"\"\n    pass\ndef b():\n    \"\"\"B.\"\"\"\n    pass\n"
+    );
+    let mut whole = Answer::WholeFile("x\n".into());
+    assert_eq!(drop_repeats(&mut whole), 0);
+}

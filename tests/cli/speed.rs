@@ -33,20 +33,34 @@ fn speculation_drafts_from_the_file_and_still_gives_an_applicable_patch() {
     ];
     let plain = repo.codey(&args).expect(0);
     assert_eq!(json_file(&plain, "geometry.py")["drafted_tokens"], 0);
-    let fast = repo
-        .codey(&[&args[..], &["--speculate"]].concat())
-        .expect(0);
+    let fast = repo.codey(&[&args[..], &["--speculate"]].concat());
     let file = json_file(&fast, "geometry.py");
     // The answer copies the file: most drafts are confirmed.
     let drafted = file["drafted_tokens"].as_u64().unwrap();
     let accepted = file["accepted_tokens"].as_u64().unwrap();
     assert!(accepted > 0 && accepted * 2 > drafted, "{file}");
-    // Exact equality with plain greedy is proven on a scripted model (generate's unit tests);
-    // on llama.cpp's CPU kernels a batch breaks near ties differently, so here the patch must
-    // only be a valid one.
-    let patch = fast.json()["patch"].as_str().unwrap().to_owned();
-    if !patch.is_empty() {
-        repo.apply(&patch);
+    // Exact equality with plain greedy is proven on a scripted model (generate's unit tests).
+    // On llama.cpp's CPU kernels a batch breaks near ties differently, and the draft lengths
+    // follow measured timings, so the 0.5B model's answer can change from run to run; in CI
+    // it once wandered into blocks it had already sent. So: an applicable patch, or a clean
+    // per-file failure of the answer, never a runaway to the context limit.
+    match fast.code() {
+        0 => {
+            let patch = fast.json()["patch"].as_str().unwrap().to_owned();
+            if !patch.is_empty() {
+                repo.apply(&patch);
+            }
+        }
+        2 => {
+            let reason = file["reason"].as_str().unwrap_or_default();
+            assert_eq!(file["outcome"], "failed", "{file}");
+            assert!(
+                reason.contains("the answer") || reason.contains("block"),
+                "{reason}"
+            );
+            assert!(!reason.contains("context limit"), "{reason}");
+        }
+        code => panic!("exit {code}: {}", fast.stderr()),
     }
 }
 
@@ -127,7 +141,15 @@ fn bench_prints_ratios_and_identical_outputs() {
     ]);
     let root = repo.root.to_str().unwrap().to_owned();
     let run = repo
-        .codey_plain(&["bench", "--fixture", &root, "--scan-files", "3000"])
+        .codey_plain(&[
+            "bench",
+            "--fixture",
+            &root,
+            "--scan-files",
+            "3000",
+            "--parallel",
+            "2",
+        ])
         .expect(0);
     let out = run.stdout();
     for needle in [
@@ -137,6 +159,7 @@ fn bench_prints_ratios_and_identical_outputs() {
         "second run with the disk KV cache gives the same answers: yes",
         "first/second run",
         "codey list (parallel walker)",
+        "### Parallel sequences",
     ] {
         assert!(
             out.contains(needle),
