@@ -137,24 +137,25 @@ fn commit_leaves_git_status_as_it_was_and_fsck_clean() {
     repo.git(&["fsck", "--strict"]);
 }
 
+/// Renames in a.py and commits onto the new branch codey/rename.
+const BRANCH_COMMIT: [&str; 8] = [
+    "edit",
+    RENAME,
+    "a.py",
+    "--role",
+    "coder",
+    "--commit",
+    "--branch",
+    "codey/rename",
+];
+
 #[test]
 fn commit_on_a_new_branch_touches_nothing_else() {
     let repo = repo_with(&["a.py", "b.py"]);
     repo.write("b.py", "x = 'unstaged work'\n");
     let status = repo.status();
     let head = repo.git(&["rev-parse", "HEAD"]);
-    let run = repo
-        .codey(&[
-            "edit",
-            RENAME,
-            "a.py",
-            "--role",
-            "coder",
-            "--commit",
-            "--branch",
-            "codey/rename",
-        ])
-        .expect(0);
+    let run = repo.codey(&BRANCH_COMMIT).expect(0);
     assert!(
         run.stderr().contains("on new branch codey/rename"),
         "{}",
@@ -173,18 +174,7 @@ fn commit_on_a_new_branch_touches_nothing_else() {
     repo.git(&["fsck", "--strict"]);
 
     // An existing branch is never moved.
-    let run = repo
-        .codey(&[
-            "edit",
-            RENAME,
-            "a.py",
-            "--role",
-            "coder",
-            "--commit",
-            "--branch",
-            "codey/rename",
-        ])
-        .expect(2);
+    let run = repo.codey(&BRANCH_COMMIT).expect(2);
     assert!(run.stderr().contains("already exists"), "{}", run.stderr());
     assert_eq!(repo.git(&["rev-parse", "codey/rename~1"]), head);
 }

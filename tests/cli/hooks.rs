@@ -30,6 +30,22 @@ fn install_plain_hook(repo: &TestRepo) {
     repo.codey_plain(&["hook", "install"]).expect(0);
 }
 
+/// A hooked repository with the plain hook installed, and its HEAD.
+fn plain_hooked_repo() -> (TestRepo, String) {
+    let repo = hooked_repo();
+    install_plain_hook(&repo);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    (repo, head)
+}
+
+/// Stages a.py with a line added at the top; returns the staged content.
+fn stage_import(repo: &TestRepo) -> String {
+    let staged = format!("import os\n{}", repo.read("a.py"));
+    repo.write("a.py", &staged);
+    repo.git(&["add", "a.py"]);
+    staged
+}
+
 /// Asserts a commit attempt was stopped by the hook, HEAD did not move, and the worktree's
 /// a.py holds codey's edit.
 fn assert_stopped_with_edit(repo: &TestRepo, head: &str, out: &crate::common::Run) {
@@ -42,12 +58,8 @@ fn assert_stopped_with_edit(repo: &TestRepo, head: &str, out: &crate::common::Ru
 
 #[test]
 fn plain_hook_git_commit_edits_the_staged_file_and_stops_the_commit() {
-    let repo = hooked_repo();
-    install_plain_hook(&repo);
-    let head = repo.git(&["rev-parse", "HEAD"]);
-    let staged = format!("import os\n{}", repo.read("a.py"));
-    repo.write("a.py", &staged);
-    repo.git(&["add", "a.py"]);
+    let (repo, head) = plain_hooked_repo();
+    let staged = stage_import(&repo);
     let out = repo.git_run(&["commit", "-m", "user commit"]);
     assert_stopped_with_edit(&repo, &head, &out);
     assert!(repo.read("a.py").starts_with("import os\n"));
@@ -62,9 +74,7 @@ fn plain_hook_honours_the_temporary_index_of_commit_all_and_commit_paths() {
         &["commit", "-a", "-m", "all"][..],
         &["commit", "-m", "path", "a.py"],
     ] {
-        let repo = hooked_repo();
-        install_plain_hook(&repo);
-        let head = repo.git(&["rev-parse", "HEAD"]);
+        let (repo, head) = plain_hooked_repo();
         // Unstaged only: the real index has nothing staged, so only a hook that reads git's
         // temporary index (GIT_INDEX_FILE) sees the file as part of the commit.
         let edited = format!("{}# more\n", repo.read("a.py"));
@@ -77,12 +87,8 @@ fn plain_hook_honours_the_temporary_index_of_commit_all_and_commit_paths() {
 
 #[test]
 fn plain_hook_keeps_the_unstaged_part_of_a_partly_staged_file() {
-    let repo = hooked_repo();
-    install_plain_hook(&repo);
-    let head = repo.git(&["rev-parse", "HEAD"]);
-    let staged = format!("import os\n{}", repo.read("a.py"));
-    repo.write("a.py", &staged);
-    repo.git(&["add", "a.py"]);
+    let (repo, head) = plain_hooked_repo();
+    let staged = stage_import(&repo);
     let worktree = format!("{staged}\n# unstaged thought\n");
     repo.write("a.py", &worktree);
     let out = repo.git_run(&["commit", "-m", "partial"]);
@@ -158,9 +164,7 @@ fn pre_commit_repo() -> TestRepo {
 fn pre_commit_framework_runs_the_shipped_hook() {
     let repo = pre_commit_repo();
     let head = repo.git(&["rev-parse", "HEAD"]);
-    let staged = format!("import os\n{}", repo.read("a.py"));
-    repo.write("a.py", &staged);
-    repo.git(&["add", "a.py"]);
+    stage_import(&repo);
     let out = repo.git_run(&["commit", "-m", "via pre-commit"]);
     let log = format!("{}{}", out.stdout(), out.stderr());
     assert!(log.contains("codey"), "{log}");
@@ -173,9 +177,7 @@ fn pre_commit_framework_runs_the_shipped_hook() {
 fn pre_commit_framework_keeps_the_unstaged_part_of_a_partly_staged_file() {
     let repo = pre_commit_repo();
     let head = repo.git(&["rev-parse", "HEAD"]);
-    let staged = format!("import os\n{}", repo.read("a.py"));
-    repo.write("a.py", &staged);
-    repo.git(&["add", "a.py"]);
+    let staged = stage_import(&repo);
     let worktree = format!("{staged}# unstaged thought\n");
     repo.write("a.py", &worktree);
     let out = repo.git_run(&["commit", "-m", "partial via pre-commit"]);
