@@ -206,23 +206,24 @@ pub fn run(
             continue;
         }
         let codey = Totals::of(answered.iter().copied());
+        // Counted before the prompts are rebuilt for the raw loop, which may load the model.
+        let loads = lifecycle.stats().roles.get(&role).map_or(0, |s| s.loads);
         progress(&format!("raw llama.cpp loop for the {role} model"));
-        let wanted = parallel.iter().copied().max().unwrap_or(1).max(1);
         let prompts = answered
             .iter()
-            .take(wanted)
             .map(|r| prompt_for(lifecycle, root, tasks, r))
             .collect::<Result<Vec<_>, _>>()?;
         // The raw loops load their own copy: the lifecycle's goes, so both run on the same
         // memory.
         let spec = lifecycle.load_spec(role)?;
-        let loads = lifecycle.stats().roles.get(&role).map_or(0, |s| s.loads);
         lifecycle.unload(role);
-        let raw = llama::raw_rates(
-            &spec,
-            &prompts[0],
-            (codey.generated_tokens / codey.files).max(16),
-        )?;
+        // The same prompts and answer lengths as codey's pass.
+        let runs: Vec<_> = prompts
+            .iter()
+            .cloned()
+            .zip(answered.iter().map(|r| r.generated_tokens))
+            .collect();
+        let raw = llama::raw_rates(&spec, &runs)?;
         let mut side_by_side = Vec::new();
         for &n in parallel.iter().filter(|&&n| n > 1) {
             progress(&format!("{n} parallel sequences on the {role} model"));

@@ -132,24 +132,32 @@ pub fn commit(
         crate::output::crash_point("branch created");
         return Ok(oid);
     }
-    let current = repo.refname_to_id(&ref_name)?;
-    if current != parent.id() {
-        return Err(GitError::HeadMoved {
-            expected: parent.id().to_string(),
-            found: current.to_string(),
-        });
-    }
-    // Compare-and-swap: fails if the ref moved between the check above and this update.
-    repo.reference_matching(&ref_name, oid, true, parent.id(), &log)
-        .map_err(|_| GitError::HeadMoved {
-            expected: parent.id().to_string(),
-            found: repo
-                .refname_to_id(&ref_name)
-                .map(|o| o.to_string())
-                .unwrap_or_default(),
-        })?;
+    advance(repo, &ref_name, parent.id(), oid, &log)?;
     crate::output::crash_point("branch moved");
     Ok(oid)
+}
+
+/// Moves `ref_name` from `expected` to `new`, only if it still points at `expected`: a user
+/// who committed while codey worked keeps their commit, and codey's fails clearly.
+fn advance(
+    repo: &Repository,
+    ref_name: &str,
+    expected: Oid,
+    new: Oid,
+    log: &str,
+) -> Result<(), GitError> {
+    let moved = |found: Result<Oid, git2::Error>| GitError::HeadMoved {
+        expected: expected.to_string(),
+        found: found.map(|o| o.to_string()).unwrap_or_default(),
+    };
+    let current = repo.refname_to_id(ref_name)?;
+    if current != expected {
+        return Err(moved(Ok(current)));
+    }
+    // Compare-and-swap: fails if the ref moved between the check above and this update.
+    repo.reference_matching(ref_name, new, true, expected, log)
+        .map_err(|_| moved(repo.refname_to_id(ref_name)))?;
+    Ok(())
 }
 
 /// Three-way merge of one file's text: `theirs` (codey's edit of `base`) into `ours` (the
@@ -292,4 +300,38 @@ pub fn install_hook(dir: &Path, exe: &Path, force: bool) -> Result<PathBuf, GitE
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
     }
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A commit of the empty tree with `parents`, not on any branch.
+    fn commit_on(repo: &Repository, message: &str, parents: &[&git2::Commit]) -> Oid {
+        let tree = repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let sig = Signature::now("t", "t@t").unwrap();
+        repo.commit(None, &sig, &sig, message, &tree, parents)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_branch_that_moved_meanwhile_is_not_moved_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let a = commit_on(&repo, "a", &[]);
+        let a_commit = repo.find_commit(a).unwrap();
+        repo.reference("refs/heads/main", a, true, "start").unwrap();
+        // codey built `ours` on `a`; meanwhile the user committed `theirs` on `a`.
+        let ours = commit_on(&repo, "codey", &[&a_commit]);
+        let theirs = commit_on(&repo, "user", &[&a_commit]);
+        advance(&repo, "refs/heads/main", a, theirs, "user").unwrap();
+        let err = advance(&repo, "refs/heads/main", a, ours, "codey").unwrap_err();
+        assert!(
+            matches!(&err, GitError::HeadMoved { found, .. } if *found == theirs.to_string()),
+            "{err}"
+        );
+        assert_eq!(repo.refname_to_id("refs/heads/main").unwrap(), theirs);
+    }
 }

@@ -449,29 +449,33 @@ pub struct RawRates {
 }
 
 /// The floor codey's own loop is measured against: llama-cpp-2 called directly, with nothing
-/// of codey's in between. The model is loaded with the same parameters, `prompt` is decoded in
-/// `spec.batch_size` batches with the last row's logits only, then `generate` tokens are
-/// produced greedily, one decode each.
-pub fn raw_rates(
-    spec: &LoadSpec,
-    prompt: &[Token],
-    generate: usize,
-) -> Result<RawRates, ModelError> {
+/// of codey's in between. The model is loaded with the same parameters; for each
+/// `(prompt, generate)` the cache is cleared, the prompt decoded in `spec.batch_size` batches
+/// with the last row's logits only, then `generate` tokens produced greedily, one decode each:
+/// the same prompts and answer lengths as codey's pass, so the rates compare like with like.
+pub fn raw_rates(spec: &LoadSpec, runs: &[(Vec<Token>, usize)]) -> Result<RawRates, ModelError> {
     let backend = backend()?;
     let model = load_model(backend, spec)?;
     let mut ctx = new_context(backend, &model, spec)?;
     let mut batch = LlamaBatch::new(spec.batch_size as usize, 1);
-    let started = std::time::Instant::now();
-    let first = decode_prompt(&mut ctx, &mut batch, prompt, 0, spec.batch_size)?;
-    let prompt_seconds = started.elapsed().as_secs_f64();
-    let started = std::time::Instant::now();
-    greedy_raw(&mut ctx, &mut batch, first, prompt.len(), generate)?;
-    Ok(RawRates {
-        prompt_tokens: prompt.len(),
-        prompt_seconds,
-        generated_tokens: generate,
-        generate_seconds: started.elapsed().as_secs_f64(),
-    })
+    let mut rates = RawRates {
+        prompt_tokens: 0,
+        prompt_seconds: 0.0,
+        generated_tokens: 0,
+        generate_seconds: 0.0,
+    };
+    for (prompt, generate) in runs {
+        ctx.clear_kv_cache();
+        let started = std::time::Instant::now();
+        let first = decode_prompt(&mut ctx, &mut batch, prompt, 0, spec.batch_size)?;
+        rates.prompt_seconds += started.elapsed().as_secs_f64();
+        let started = std::time::Instant::now();
+        greedy_raw(&mut ctx, &mut batch, first, prompt.len(), *generate)?;
+        rates.generate_seconds += started.elapsed().as_secs_f64();
+        rates.prompt_tokens += prompt.len();
+        rates.generated_tokens += generate;
+    }
+    Ok(rates)
 }
 
 /// What decoding several prompts' answers side by side measured against one after another.
