@@ -103,8 +103,8 @@ pub struct FileReport {
     /// Speculative draft tokens proposed and confirmed.
     pub drafted_tokens: usize,
     pub accepted_tokens: usize,
-    /// Blocks the model sent again word for word, dropped (the answer is stopped at the
-    /// first: greedy decoding that repeats a block is in a loop).
+    /// Blocks that searched for text an earlier block already searched for, dropped (the
+    /// answer is stopped at the first: a model that does this is in a loop).
     pub repeated_blocks: usize,
     /// Prompt processing and generation time inside the model.
     pub prompt_seconds: f64,
