@@ -16,7 +16,6 @@ use crate::engine::{self, EditRequest, NoProgress, Outcome, Report};
 use crate::kvcache::KvCache;
 use crate::lifecycle::{mb, Lifecycle};
 use crate::llama::{self, Llama, ParallelRates, RawRates};
-use crate::model::LanguageModel;
 use crate::scan::{self, ScanOptions};
 
 /// One benchmark task (fixtures/bench/TASKS.json).
@@ -57,29 +56,9 @@ pub fn load_tasks(path: &Path) -> Result<Vec<Task>, BenchError> {
     serde_json::from_str(&text).map_err(|e| err(e.to_string()))
 }
 
-/// One file of one pass.
-#[derive(Debug, Clone, Serialize)]
-pub struct FileRun {
-    pub task: String,
-    pub path: String,
-    pub role: Option<Role>,
-    pub outcome: String,
-    pub prompt_tokens: usize,
-    pub reused_tokens: usize,
-    pub prompt_seconds: f64,
-    pub generated_tokens: usize,
-    pub generate_seconds: f64,
-    pub drafted_tokens: usize,
-    pub accepted_tokens: usize,
-    pub restored: bool,
-    #[serde(skip)]
-    pub result: String,
-}
-
-/// Sums over a set of file runs.
+/// Token counts and times, of one file or summed over several.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Totals {
-    pub files: usize,
+pub struct Counts {
     pub prompt_tokens: usize,
     pub reused_tokens: usize,
     pub prompt_seconds: f64,
@@ -89,20 +68,15 @@ pub struct Totals {
     pub accepted_tokens: usize,
 }
 
-impl Totals {
-    fn of<'a>(runs: impl Iterator<Item = &'a FileRun>) -> Totals {
-        let mut t = Totals::default();
-        for r in runs {
-            t.files += 1;
-            t.prompt_tokens += r.prompt_tokens;
-            t.reused_tokens += r.reused_tokens;
-            t.prompt_seconds += r.prompt_seconds;
-            t.generated_tokens += r.generated_tokens;
-            t.generate_seconds += r.generate_seconds;
-            t.drafted_tokens += r.drafted_tokens;
-            t.accepted_tokens += r.accepted_tokens;
-        }
-        t
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.reused_tokens += other.reused_tokens;
+        self.prompt_seconds += other.prompt_seconds;
+        self.generated_tokens += other.generated_tokens;
+        self.generate_seconds += other.generate_seconds;
+        self.drafted_tokens += other.drafted_tokens;
+        self.accepted_tokens += other.accepted_tokens;
     }
 
     /// Prompt tokens decoded per second (reused tokens cost nothing and are not counted).
@@ -115,7 +89,47 @@ impl Totals {
     }
 }
 
-fn rate(tokens: usize, seconds: f64) -> f64 {
+/// One file of one pass.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRun {
+    pub task: String,
+    pub path: String,
+    pub role: Option<Role>,
+    pub outcome: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub restored: bool,
+    #[serde(skip)]
+    pub result: String,
+    /// What codey was asked for this file (its part of the instruction) and the content it
+    /// read: what the raw loop needs to rebuild the same prompt.
+    #[serde(skip)]
+    pub instruction: String,
+    #[serde(skip)]
+    pub original: String,
+}
+
+/// Sums over a set of file runs.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Totals {
+    pub files: usize,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+impl Totals {
+    fn of<'a>(runs: impl Iterator<Item = &'a FileRun>) -> Totals {
+        let mut t = Totals::default();
+        for r in runs {
+            t.files += 1;
+            t.counts.add(&r.counts);
+        }
+        t
+    }
+}
+
+/// Tokens per second.
+pub fn rate(tokens: usize, seconds: f64) -> f64 {
     tokens as f64 / seconds.max(1e-9)
 }
 
@@ -154,7 +168,7 @@ pub struct Figures {
 impl Figures {
     /// Totals over the files a model answered, in one of the passes.
     pub fn totals(runs: &[FileRun]) -> Totals {
-        Totals::of(runs.iter().filter(|r| r.generated_tokens > 0))
+        Totals::of(runs.iter().filter(|r| r.counts.generated_tokens > 0))
     }
 }
 
@@ -200,7 +214,7 @@ pub fn run(
     for role in [Role::Coder, Role::Algorithm] {
         let answered: Vec<&FileRun> = plain
             .iter()
-            .filter(|r| r.role == Some(role) && r.generated_tokens > 0)
+            .filter(|r| r.role == Some(role) && r.counts.generated_tokens > 0)
             .collect();
         if answered.is_empty() {
             continue;
@@ -211,7 +225,7 @@ pub fn run(
         progress(&format!("raw llama.cpp loop for the {role} model"));
         let prompts = answered
             .iter()
-            .map(|r| prompt_for(lifecycle, root, tasks, r))
+            .map(|r| prompt_for(lifecycle, r))
             .collect::<Result<Vec<_>, _>>()?;
         // The raw loops load their own copy: the lifecycle's goes, so both run on the same
         // memory.
@@ -221,7 +235,7 @@ pub fn run(
         let runs: Vec<_> = prompts
             .iter()
             .cloned()
-            .zip(answered.iter().map(|r| r.generated_tokens))
+            .zip(answered.iter().map(|r| r.counts.generated_tokens))
             .collect();
         let raw = llama::raw_rates(&spec, &runs)?;
         let mut side_by_side = Vec::new();
@@ -233,8 +247,8 @@ pub fn run(
         }
         roles.push(RoleFigures {
             role,
-            prompt_ratio: codey.prompt_rate() / rate(raw.prompt_tokens, raw.prompt_seconds),
-            generate_ratio: codey.generate_rate()
+            prompt_ratio: codey.counts.prompt_rate() / rate(raw.prompt_tokens, raw.prompt_seconds),
+            generate_ratio: codey.counts.generate_rate()
                 / rate(raw.generated_tokens, raw.generate_seconds),
             loads,
             codey,
@@ -303,18 +317,25 @@ fn file_runs(task: &str, report: &Report) -> Vec<FileRun> {
             path: f.path.clone(),
             role: f.role,
             outcome: f.outcome.label().to_owned(),
-            prompt_tokens: f.prompt_tokens,
-            reused_tokens: f.reused_tokens,
-            prompt_seconds: f.prompt_seconds,
-            generated_tokens: f.generated_tokens,
-            generate_seconds: f.generate_seconds,
-            drafted_tokens: f.drafted_tokens,
-            accepted_tokens: f.accepted_tokens,
+            counts: Counts {
+                prompt_tokens: f.prompt_tokens,
+                reused_tokens: f.reused_tokens,
+                prompt_seconds: f.prompt_seconds,
+                generated_tokens: f.generated_tokens,
+                generate_seconds: f.generate_seconds,
+                drafted_tokens: f.drafted_tokens,
+                accepted_tokens: f.accepted_tokens,
+            },
             restored: f.restored,
             result: match &f.outcome {
                 Outcome::Changed { new_content, .. } => new_content.clone(),
                 other => format!("{other:?}"),
             },
+            instruction: f
+                .focus
+                .clone()
+                .unwrap_or_else(|| report.instruction.clone()),
+            original: f.original.clone(),
         })
         .collect()
 }
@@ -322,24 +343,13 @@ fn file_runs(task: &str, report: &Report) -> Vec<FileRun> {
 /// The prompt codey built for one file of a pass, as tokens.
 fn prompt_for(
     lifecycle: &mut Lifecycle<Llama>,
-    root: &Path,
-    tasks: &[Task],
     run: &FileRun,
 ) -> Result<Vec<crate::model::Token>, BenchError> {
     let role = run.role.unwrap_or(Role::Coder);
-    let content = std::fs::read_to_string(root.join(&run.path)).unwrap_or_default();
-    let instruction = tasks
-        .iter()
-        .find(|t| t.name == run.task)
-        .map(|t| t.instruction.clone())
-        .unwrap_or_default();
-    let messages = crate::prompt::edit_messages(role, &instruction, &run.path, &content);
-    Ok(
-        lifecycle.with(role, |m| -> Result<_, crate::model::ModelError> {
-            let text = m.chat_prompt(&messages)?;
-            m.tokenize(&text, true)
-        })??,
-    )
+    let (tokens, _) = lifecycle.with(role, |m| {
+        engine::edit_prompt(m, role, &run.instruction, &run.path, &run.original)
+    })??;
+    Ok(tokens)
 }
 
 /// The scan of a large tree against `rg --files`.

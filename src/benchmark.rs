@@ -73,24 +73,30 @@ fn render(f: &Figures, scan: Option<&ScanFigures>, threads: usize) -> String {
     let _ = writeln!(s, "| model | phase | codey tok/s | raw tok/s | codey/raw |");
     let _ = writeln!(s, "| --- | --- | ---: | ---: | ---: |");
     for r in &f.roles {
-        let raw_prompt = r.raw.prompt_tokens as f64 / r.raw.prompt_seconds.max(1e-9);
-        let raw_gen = r.raw.generated_tokens as f64 / r.raw.generate_seconds.max(1e-9);
-        let _ = writeln!(
-            s,
-            "| {} | prompt | {:.0} | {:.0} | {:.2} |",
-            r.role,
-            r.codey.prompt_rate(),
-            raw_prompt,
-            r.prompt_ratio
-        );
-        let _ = writeln!(
-            s,
-            "| {} | generation | {:.1} | {:.1} | {:.2} |",
-            r.role,
-            r.codey.generate_rate(),
-            raw_gen,
-            r.generate_ratio
-        );
+        let raw = &r.raw;
+        // Prompt rates are in the hundreds, generation rates near ten: one decimal for the latter.
+        for (phase, digits, codey, raw, ratio) in [
+            (
+                "prompt",
+                0,
+                r.codey.counts.prompt_rate(),
+                bench::rate(raw.prompt_tokens, raw.prompt_seconds),
+                r.prompt_ratio,
+            ),
+            (
+                "generation",
+                1,
+                r.codey.counts.generate_rate(),
+                bench::rate(raw.generated_tokens, raw.generate_seconds),
+                r.generate_ratio,
+            ),
+        ] {
+            let _ = writeln!(
+                s,
+                "| {} | {phase} | {codey:.digits$} | {raw:.digits$} | {ratio:.2} |",
+                r.role
+            );
+        }
     }
     let plain = Figures::totals(&f.plain);
     let spec = Figures::totals(&f.speculative);
@@ -118,10 +124,13 @@ fn render(f: &Figures, scan: Option<&ScanFigures>, threads: usize) -> String {
         s,
         "
 prompt phase, first/second run: {:.1}s / {:.1}s = {:.1}x faster ({restored} of {} prompts restored from disk)",
-        first.prompt_seconds,
-        second.prompt_seconds,
-        first.prompt_seconds / second.prompt_seconds.max(1e-9),
-        f.second_run.iter().filter(|r| r.generated_tokens > 0).count()
+        first.counts.prompt_seconds,
+        second.counts.prompt_seconds,
+        first.counts.prompt_seconds / second.counts.prompt_seconds.max(1e-9),
+        f.second_run
+            .iter()
+            .filter(|r| r.counts.generated_tokens > 0)
+            .count()
     );
     let same = |differs: &[String]| {
         if differs.is_empty() {
@@ -133,7 +142,7 @@ prompt phase, first/second run: {:.1}s / {:.1}s = {:.1}x faster ({restored} of {
     let _ = writeln!(
         s,
         "\ngeneration speed-up, speculative/plain: {:.2}x; same answers as plain greedy: {}",
-        spec.generate_rate() / plain.generate_rate().max(1e-9),
+        spec.counts.generate_rate() / plain.counts.generate_rate().max(1e-9),
         same(&f.speculation_differs)
     );
     let _ = writeln!(
@@ -144,11 +153,10 @@ prompt phase, first/second run: {:.1}s / {:.1}s = {:.1}x faster ({restored} of {
     let _ = writeln!(s, "\n| task | file | role | outcome | plain tok/s | speculative tok/s | speed-up | accepted/drafted |");
     let _ = writeln!(s, "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |");
     for (p, q) in f.plain.iter().zip(&f.speculative) {
-        if p.generated_tokens == 0 {
+        if p.counts.generated_tokens == 0 {
             continue;
         }
-        let pr = p.generated_tokens as f64 / p.generate_seconds.max(1e-9);
-        let qr = q.generated_tokens as f64 / q.generate_seconds.max(1e-9);
+        let (pr, qr) = (p.counts.generate_rate(), q.counts.generate_rate());
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {pr:.1} | {qr:.1} | {:.2}x | {}/{} |",
@@ -157,8 +165,8 @@ prompt phase, first/second run: {:.1}s / {:.1}s = {:.1}x faster ({restored} of {
             p.role.map_or("-", |r| r.name()),
             p.outcome,
             qr / pr.max(1e-9),
-            q.accepted_tokens,
-            q.drafted_tokens
+            q.counts.accepted_tokens,
+            q.counts.drafted_tokens
         );
     }
     parallel_table(&mut s, f);
@@ -216,9 +224,9 @@ fn parallel_table(s: &mut String, f: &Figures) {
     let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: | --- |");
     for r in &f.roles {
         for p in &r.parallel {
-            let tokens = (p.sequences * p.generated_tokens) as f64;
-            let sequential = tokens / p.sequential_seconds.max(1e-9);
-            let parallel = tokens / p.parallel_seconds.max(1e-9);
+            let tokens = p.sequences * p.generated_tokens;
+            let sequential = bench::rate(tokens, p.sequential_seconds);
+            let parallel = bench::rate(tokens, p.parallel_seconds);
             let same = p.first_divergence.iter().filter(|d| d.is_none()).count();
             let _ = writeln!(
                 s,
@@ -234,17 +242,18 @@ fn parallel_table(s: &mut String, f: &Figures) {
 }
 
 fn row(s: &mut String, name: &str, t: &Totals) {
+    let c = &t.counts;
     let _ = writeln!(
         s,
         "| {name} | {} | {} | {} | {:.1} | {} | {:.1} | {:.1} | {} | {} |",
         t.files,
-        t.prompt_tokens,
-        t.reused_tokens,
-        t.prompt_seconds,
-        t.generated_tokens,
-        t.generate_seconds,
-        t.generate_rate(),
-        t.drafted_tokens,
-        t.accepted_tokens
+        c.prompt_tokens,
+        c.reused_tokens,
+        c.prompt_seconds,
+        c.generated_tokens,
+        c.generate_seconds,
+        c.generate_rate(),
+        c.drafted_tokens,
+        c.accepted_tokens
     );
 }

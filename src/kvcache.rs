@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::lifecycle::{hex, sha256_file};
 use crate::model::{LanguageModel, Token};
 
 /// A cache directory with a size bound.
@@ -49,11 +50,7 @@ impl KvCache {
         for t in prompt {
             hasher.update(t.to_le_bytes());
         }
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(&hasher.finalize())
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -68,12 +65,9 @@ impl KvCache {
     }
 
     fn seal_of(path: &Path) -> Option<String> {
-        let bytes = std::fs::read(path).ok()?;
-        let digest: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Some(format!("{} {digest}\n", bytes.len()))
+        let len = std::fs::metadata(path).ok()?.len();
+        let digest = sha256_file(path).ok()?;
+        Some(format!("{len} {digest}\n"))
     }
 
     fn sealed(&self, key: &str) -> bool {
