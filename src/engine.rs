@@ -466,10 +466,8 @@ fn try_edit<M: LanguageModel>(
         speculate,
         ..
     } = *task;
-    let messages = prompt::edit_messages(role, instruction, &cand.rel, &cand.content);
-    let text = model.chat_prompt(&messages).map_err(|e| e.to_string())?;
-    let (tokens, file_tokens) =
-        tokenize_prompt(model, &text, &cand.content).map_err(|e| e.to_string())?;
+    let (tokens, file_tokens) = edit_prompt(model, role, instruction, &cand.rel, &cand.content)
+        .map_err(|e| e.to_string())?;
     report.prompt_tokens = tokens.len();
     let context = model.context_size();
     if tokens.len() + MIN_ANSWER_TOKENS > context {
@@ -523,6 +521,8 @@ fn try_edit<M: LanguageModel>(
         .map_err(|e| e.to_string())?;
     if let Some((cache, key)) = &kv {
         if !restored {
+            // Only the prompt's state is worth keeping: a restore cuts the answer off anyway.
+            model.truncate(tokens.len());
             cache.store(model, key);
         }
     }
@@ -574,6 +574,19 @@ fn try_edit<M: LanguageModel>(
         new_content: applied.text,
         diff,
     })
+}
+
+/// The tokens of the edit prompt for one file, and how many of them are the file's.
+pub fn edit_prompt<M: LanguageModel>(
+    model: &M,
+    role: Role,
+    instruction: &str,
+    rel: &str,
+    content: &str,
+) -> Result<(Vec<Token>, usize), ModelError> {
+    let messages = prompt::edit_messages(role, instruction, rel, content);
+    let text = model.chat_prompt(&messages)?;
+    tokenize_prompt(model, &text, content)
 }
 
 /// Tokenizes a rendered prompt, treating the file's own text as plain text: a file containing

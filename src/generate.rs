@@ -302,14 +302,15 @@ fn speculative<M: LanguageModel + ?Sized>(
             (predicted, margin) = top2(model.logits(agreed));
         }
         policy.record_draft(k, agreed);
-        // Forget the KV entries of the draft tokens the model did not confirm.
-        if agreed < k {
-            model.truncate(pos + 1 + agreed);
-        }
         next = if margin >= SURE_MARGIN {
+            // Forget the KV entries of the draft tokens the model did not confirm.
+            if agreed < k {
+                model.truncate(pos + 1 + agreed);
+            }
             predicted
         } else {
-            // A near tie: decide it as plain greedy decoding does, with a one-token decode.
+            // A near tie: decide it as plain greedy decoding does, with a one-token decode of
+            // the last confirmed token (its batch KV entry goes with the unconfirmed ones).
             let last = pos + agreed;
             model.truncate(last);
             model.decode(&draft[agreed..=agreed], last, Logits::Last)?;

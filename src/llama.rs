@@ -281,9 +281,10 @@ impl LanguageModel for LlamaLoaded {
                 self.batch_size
             )));
         }
-        if start > self.cache.len() {
+        // Callers cut the cache first (`truncate`), so a decode always continues it.
+        if start != self.cache.len() {
             return Err(ModelError::Decode(format!(
-                "decode at position {start} leaves a gap after the {} cached tokens",
+                "decode at position {start} does not continue the {} cached tokens",
                 self.cache.len()
             )));
         }
@@ -294,11 +295,6 @@ impl LanguageModel for LlamaLoaded {
                 context_size: self.context_size(),
             });
         }
-        // Positions from `start` on are overwritten: drop their old entries first.
-        if start < self.cache.len() {
-            self.truncate(start);
-        }
-        self.cache.truncate(start);
         for (chunk_index, chunk) in tokens.chunks(self.batch_size).enumerate() {
             self.batch.clear();
             let chunk_start = start + chunk_index * self.batch_size;

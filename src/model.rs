@@ -180,7 +180,8 @@ pub trait LanguageModel {
     fn tokenize(&self, text: &str, special: bool) -> Result<Vec<Token>, ModelError>;
 
     /// Appends `tokens` to the KV cache at positions `start..`, computing the logits `which`
-    /// asks for. Long inputs are split into batches internally.
+    /// asks for; `start` is the number of cached tokens (cut the cache with `truncate` first).
+    /// Long inputs are split into batches internally.
     fn decode(&mut self, tokens: &[Token], start: usize, which: Logits) -> Result<(), ModelError>;
 
     /// The logits of row `row` of the last batch decoded (with [`Logits::Last`], row 0 is the
