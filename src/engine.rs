@@ -1,25 +1,27 @@
-//! The engine: one edit over a batch of files, from scanned candidates to per-file outcomes.
+//! The engine: one instruction over a batch of files, from scanned candidates to per-file
+//! outcomes.
 //!
 //! Owns the order of work: every file is routed first (the router is small and resident), then
 //! files are grouped by role so each editor model is loaded once per run even when the budget
 //! holds only one of them, then each file is prompted, answered, parsed and applied. A file that
-//! fails is recorded with its reason and the batch goes on. The engine reports progress through
-//! the [`Progress`] trait and never prints; writing results out is `output`'s job.
+//! fails is recorded with a typed [`FileError`] and the batch goes on. The engine reports
+//! progress through [`Progress`] and never prints; chaining instructions and writing results out
+//! is `session`'s and `output`'s job.
 
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::config::Role;
-use crate::diff::{self, FileDiff};
-use crate::edit::{self, MatchKind};
+use crate::edit::{self, EditError, MatchKind};
+use crate::event::{Event, Progress};
 use crate::generate;
 use crate::kvcache::KvCache;
 use crate::lifecycle::{Lifecycle, Stats};
 use crate::model::{Backend, GenerateOptions, LanguageModel, ModelError, StopReason, Token};
 use crate::prompt;
-use crate::router::{self, Decision, FileFacts, Source};
+use crate::router::{self, Decision, Router, Source};
 use crate::scan::{Candidate, SkipReason};
 
 /// Tokens always left for the answer; a prompt that leaves fewer is refused, not truncated.
@@ -33,42 +35,118 @@ pub fn answer_budget(file_tokens: usize) -> usize {
     file_tokens.saturating_mul(4).saturating_add(1024)
 }
 
-/// What to do.
+/// What to do with one batch.
 #[derive(Debug, Clone)]
 pub struct EditRequest {
     pub instruction: String,
-    /// `--role`: skip the router model and use this editor for every file.
+    /// `--role` or a rule's role: skip the router model and use this editor for every file.
     pub role: Option<Role>,
-    /// Router confidence margin below which the keyword rule decides.
-    pub router_margin: f32,
     /// Prompt-lookup speculative decoding (`--speculate`).
     pub speculate: bool,
     /// Prompt states kept on disk across runs.
     pub kv_cache: Option<KvCache>,
 }
 
+/// Why one file failed. The rest of the batch goes on; the run exits 2. `kind` in the JSON
+/// report is [`FileError::kind`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FileError {
+    /// The prompt leaves fewer than [`MIN_ANSWER_TOKENS`] of the context. Retrying does not
+    /// help; a larger `context_size` or a smaller file does.
+    #[error(
+        "prompt is {tokens} tokens; with {MIN_ANSWER_TOKENS} kept for the answer it does not fit \
+         the {context}-token context of the {role} model (raise models.{role}.context_size or \
+         edit a smaller file)"
+    )]
+    PromptTooLong {
+        tokens: usize,
+        context: usize,
+        role: Role,
+    },
+    /// The editor model could not be loaded (missing, over budget, corrupt, checksum).
+    #[error("{0}")]
+    ModelUnavailable(String),
+    /// llama.cpp failed while tokenizing or generating.
+    #[error("{0}")]
+    Generation(String),
+    /// The answer could not be parsed or applied; `cut_off` says when it was also cut short.
+    #[error("{error}{}", cut_off.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Answer {
+        error: EditError,
+        cut_off: Option<String>,
+    },
+    /// A whole-file answer that loses most of the file or drops definitions; not applied.
+    #[error("{0}")]
+    PartialAnswer(String),
+    /// A bug in codey: please report it.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl FileError {
+    /// The stable name of the error in the JSON report.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FileError::PromptTooLong { .. } => "prompt-too-long",
+            FileError::ModelUnavailable(_) => "model-unavailable",
+            FileError::Generation(_) => "generation-error",
+            FileError::Answer {
+                cut_off: Some(_), ..
+            } => "cut-off",
+            FileError::Answer { error, .. } => error.kind(),
+            FileError::PartialAnswer(_) => "partial-answer",
+            FileError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Why a file was not sent to an editor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Skip {
+    /// The scan left it out (binary, too large, not UTF-8, unreadable).
+    Scan(SkipReason),
+    /// The router found it outside the instruction's scope.
+    Scope(String),
+}
+
+impl Skip {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Skip::Scan(SkipReason::Binary) => "binary",
+            Skip::Scan(SkipReason::TooLarge { .. }) => "too-large",
+            Skip::Scan(SkipReason::NotUtf8) => "not-utf8",
+            Skip::Scan(SkipReason::Unreadable { .. }) => "unreadable",
+            Skip::Scope(_) => "out-of-scope",
+        }
+    }
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::Scan(reason) => reason.fmt(f),
+            Skip::Scope(reason) => f.write_str(reason),
+        }
+    }
+}
+
 /// How one file ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The model's edit applies and changes the file.
     Changed {
-        #[serde(skip)]
         new_content: String,
-        #[serde(skip)]
-        diff: FileDiff,
         added: usize,
         removed: usize,
         /// Added lines holding invisible or bidirectional control characters.
-        #[serde(skip_serializing_if = "Vec::is_empty")]
         flags: Vec<String>,
     },
     /// The model answered that no change is needed, or its edit changed nothing.
     Unchanged { reason: String },
-    /// Not sent to an editor: the router or the scan said it needs no change.
-    Skipped { reason: String },
+    /// Not sent to an editor.
+    Skipped(Skip),
     /// Something went wrong with this file only.
-    Failed { reason: String },
+    Failed(FileError),
 }
 
 impl Outcome {
@@ -76,9 +154,53 @@ impl Outcome {
         match self {
             Outcome::Changed { .. } => "changed",
             Outcome::Unchanged { .. } => "unchanged",
-            Outcome::Skipped { .. } => "skipped",
-            Outcome::Failed { .. } => "failed",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Failed(_) => "failed",
         }
+    }
+
+    /// The human reason for anything but a change.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Outcome::Changed { .. } => None,
+            Outcome::Unchanged { reason } => Some(reason.clone()),
+            Outcome::Skipped(skip) => Some(skip.to_string()),
+            Outcome::Failed(error) => Some(error.to_string()),
+        }
+    }
+}
+
+/// JSON: `outcome` (the label), and per outcome `added`/`removed`/`flags`, or `reason`, and
+/// `kind` for skipped and failed files.
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("outcome", self.label())?;
+        match self {
+            Outcome::Changed {
+                added,
+                removed,
+                flags,
+                ..
+            } => {
+                map.serialize_entry("added", added)?;
+                map.serialize_entry("removed", removed)?;
+                if !flags.is_empty() {
+                    map.serialize_entry("flags", flags)?;
+                }
+            }
+            Outcome::Unchanged { reason } => map.serialize_entry("reason", reason)?,
+            Outcome::Skipped(skip) => {
+                map.serialize_entry("kind", skip.kind())?;
+                map.serialize_entry("reason", &skip.to_string())?;
+            }
+            Outcome::Failed(error) => {
+                map.serialize_entry("kind", error.kind())?;
+                map.serialize_entry("reason", &error.to_string())?;
+            }
+        }
+        map.end()
     }
 }
 
@@ -113,20 +235,10 @@ pub struct FileReport {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<String>,
-    #[serde(skip)]
-    pub mode: u32,
-    #[serde(skip)]
-    pub original: String,
 }
 
 impl FileReport {
-    /// A report with only a path and an outcome, for other modules' tests.
-    #[cfg(test)]
-    pub(crate) fn new_for_tests(path: &str, outcome: Outcome) -> Self {
-        Self::new(path, outcome)
-    }
-
-    fn new(path: &str, outcome: Outcome) -> Self {
+    pub fn new(path: &str, outcome: Outcome) -> Self {
         FileReport {
             path: path.to_owned(),
             role: None,
@@ -145,13 +257,18 @@ impl FileReport {
             generate_seconds: 0.0,
             seconds: 0.0,
             matches: Vec::new(),
-            mode: 0o100644,
-            original: String::new(),
         }
+    }
+
+    fn routed(mut self, decision: Decision) -> Self {
+        self.role = decision.role;
+        self.route = Some(decision.source);
+        self.route_reason = Some(decision.reason);
+        self
     }
 }
 
-/// The result of a run.
+/// The result of one instruction over a batch.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// The rule of `.codey.json` this run carried out, if it was one.
@@ -165,16 +282,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn diffs(&self) -> Vec<FileDiff> {
-        self.files
-            .iter()
-            .filter_map(|f| match &f.outcome {
-                Outcome::Changed { diff, .. } => Some(diff.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
+    /// How many files ended with the outcome `label`.
     pub fn count(&self, label: &str) -> usize {
         self.files
             .iter()
@@ -183,78 +291,35 @@ impl Report {
     }
 }
 
-/// What the engine tells the user interface as it goes.
-#[derive(Debug, Clone)]
-pub enum ProgressEvent<'a> {
-    Routing {
-        files: usize,
-    },
-    Routed {
-        path: &'a str,
-        decision: &'a Decision,
-    },
-    FileStart {
-        path: &'a str,
-        role: Role,
-        index: usize,
-        total: usize,
-    },
-    Tokens {
-        generated: usize,
-        tokens_per_second: f64,
-    },
-    FileDone {
-        report: &'a FileReport,
-    },
-}
-
-/// Receives progress; the CLI draws it, tests ignore it.
-pub trait Progress {
-    fn event(&mut self, event: ProgressEvent<'_>);
-}
-
-/// Progress that goes nowhere.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn event(&mut self, _: ProgressEvent<'_>) {}
-}
-
 /// Runs the edit over `files`. `scan_skipped` are reported as skipped.
 pub fn run<B: Backend>(
     lifecycle: &mut Lifecycle<B>,
+    router: &mut Router,
     request: &EditRequest,
     files: Vec<Candidate>,
     scan_skipped: &[(String, SkipReason)],
-    progress: &mut dyn Progress,
+    progress: &dyn Progress,
 ) -> Report {
     let mut reports: Vec<FileReport> = scan_skipped
         .iter()
-        .map(|(path, reason)| {
-            FileReport::new(
-                path,
-                Outcome::Skipped {
-                    reason: reason.to_string(),
-                },
-            )
-        })
+        .map(|(path, reason)| FileReport::new(path, Outcome::Skipped(Skip::Scan(reason.clone()))))
         .collect();
-    let mut warnings = Vec::new();
-    let routed = route_all(lifecycle, request, &files, progress, &mut warnings);
-    let mut work: Vec<(Role, Candidate, Decision, String)> = Vec::new();
-    for (cand, (decision, focused)) in files.into_iter().zip(routed) {
-        match decision.role {
-            Some(role) => work.push((role, cand, decision, focused)),
+    let routes = router.route_batch(
+        lifecycle,
+        &request.instruction,
+        request.role,
+        &files,
+        progress,
+    );
+    let mut work: Vec<(Role, Candidate, router::Route)> = Vec::new();
+    for (cand, route) in files.into_iter().zip(routes) {
+        match route.decision.role {
+            Some(role) => work.push((role, cand, route)),
             None => {
-                let mut r = FileReport::new(
-                    &cand.rel,
-                    Outcome::Skipped {
-                        reason: decision.reason.clone(),
-                    },
-                );
-                r.route = Some(decision.source);
-                r.route_reason = Some(decision.reason);
-                progress.event(ProgressEvent::FileDone { report: &r });
+                let reason = route.decision.reason.clone();
+                let r = FileReport::new(&cand.rel, Outcome::Skipped(Skip::Scope(reason)))
+                    .routed(route.decision);
+                done(progress, &r);
                 reports.push(r);
             }
         }
@@ -263,33 +328,31 @@ pub fn run<B: Backend>(
     work.sort_by_key(|(role, ..)| *role);
     let total = work.len();
     let mut broken: Option<(Role, String)> = None;
-    for (index, (role, cand, decision, focused)) in work.into_iter().enumerate() {
-        progress.event(ProgressEvent::FileStart {
-            path: &cand.rel,
+    for (index, (role, cand, route)) in work.into_iter().enumerate() {
+        progress.event(&Event::FileStart {
+            path: cand.rel.clone(),
             role,
             index,
             total,
         });
+        let task = FileTask {
+            role,
+            instruction: &route.focus,
+            cand: &cand,
+            speculate: request.speculate,
+            kv: request
+                .kv_cache
+                .as_ref()
+                .map(|c| (c, lifecycle.config().model_path(role))),
+        };
         let mut report = match &broken {
             // A model that cannot load fails every file of its role without retrying the load.
             Some((r, reason)) if *r == role => FileReport::new(
                 &cand.rel,
-                Outcome::Failed {
-                    reason: reason.clone(),
-                },
+                Outcome::Failed(FileError::ModelUnavailable(reason.clone())),
             ),
             _ => {
                 let started = Instant::now();
-                let task = Task {
-                    role,
-                    instruction: &focused,
-                    cand: &cand,
-                    speculate: request.speculate,
-                    kv: request
-                        .kv_cache
-                        .as_ref()
-                        .map(|c| (c, lifecycle.config().model_path(role))),
-                };
                 match lifecycle.with(role, |model| edit_file(model, &task, progress)) {
                     Ok(mut r) => {
                         r.seconds = started.elapsed().as_secs_f64();
@@ -298,20 +361,19 @@ pub fn run<B: Backend>(
                     Err(e) => {
                         let reason = e.to_string();
                         broken = Some((role, reason.clone()));
-                        FileReport::new(&cand.rel, Outcome::Failed { reason })
+                        FileReport::new(
+                            &cand.rel,
+                            Outcome::Failed(FileError::ModelUnavailable(reason)),
+                        )
                     }
                 }
             }
-        };
-        report.role = Some(role);
-        report.route = Some(decision.source);
-        report.route_reason = Some(decision.reason);
-        report.mode = cand.mode;
-        if focused != request.instruction {
-            report.focus = Some(focused);
         }
-        report.original = cand.content;
-        progress.event(ProgressEvent::FileDone { report: &report });
+        .routed(route.decision);
+        if route.focus != request.instruction {
+            report.focus = Some(route.focus);
+        }
+        done(progress, &report);
         reports.push(report);
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path));
@@ -319,132 +381,39 @@ pub fn run<B: Backend>(
         rule: None,
         instruction: request.instruction.clone(),
         files: reports,
-        warnings,
+        warnings: router.warning().into_iter().collect(),
         models: lifecycle.stats(),
     }
 }
 
-/// Routes every file before any editor is loaded. The router model failing (missing file, an
-/// instruction over its context) never stops the batch: the keyword rule decides instead, and
-/// the report carries a warning.
-fn route_all<B: Backend>(
-    lifecycle: &mut Lifecycle<B>,
-    request: &EditRequest,
-    files: &[Candidate],
-    progress: &mut dyn Progress,
-    warnings: &mut Vec<String>,
-) -> Vec<(Decision, String)> {
-    progress.event(ProgressEvent::Routing { files: files.len() });
-    // Only names some file of the batch contains can make a file skippable: a name no file has
-    // is one the edit is about to introduce.
-    let known: Vec<String> = router::backticked(&request.instruction)
-        .into_iter()
-        .filter(|name| files.iter().any(|f| f.content.contains(name.as_str())))
-        .collect();
-    let mut state = RouterState::Untried;
-    let mut decisions = Vec::with_capacity(files.len());
-    for cand in files {
-        let mut facts = FileFacts::gather(&request.instruction, &cand.rel, &cand.content);
-        facts
-            .mentions
-            .retain(|(name, _)| known.contains(name) && !cand.explicit);
-        // Route (and later edit) on the part of the task that concerns this file.
-        let focused = router::focus(&request.instruction, &cand.content, &known);
-        let decision = match (
-            request.role,
-            router::skip_reason(&request.instruction, &facts),
-        ) {
-            (_, Some(reason)) => Decision {
-                role: None,
-                source: Source::SkipRule,
-                reason,
-            },
-            (Some(role), None) => Decision {
-                role: Some(role),
-                source: Source::Override,
-                reason: "--role".to_owned(),
-            },
-            (None, None) => ask_router(lifecycle, &mut state, request, &focused, &facts),
-        };
-        progress.event(ProgressEvent::Routed {
-            path: &cand.rel,
-            decision: &decision,
-        });
-        decisions.push((decision, focused));
-    }
-    if let RouterState::Unavailable(reason) = state {
-        warnings.push(format!(
-            "router model unavailable, the keyword rule routed every file: {reason}"
-        ));
-    }
-    decisions
-}
-
-/// Whether the router model has been calibrated, or could not be used.
-enum RouterState {
-    Untried,
-    Ready([f32; 2]),
-    Unavailable(String),
-}
-
-fn ask_router<B: Backend>(
-    lifecycle: &mut Lifecycle<B>,
-    state: &mut RouterState,
-    request: &EditRequest,
-    instruction: &str,
-    facts: &FileFacts,
-) -> Decision {
-    if let RouterState::Untried = state {
-        *state = match with_router(lifecycle, router::calibrate) {
-            Ok(bias) => RouterState::Ready(bias),
-            Err(reason) => RouterState::Unavailable(reason),
-        };
-    }
-    let RouterState::Ready(bias) = *state else {
-        return router::rule_decision(instruction, "router model unavailable");
-    };
-    let answer = with_router(lifecycle, |m| {
-        router::decide(Some((m, bias)), instruction, facts, request.router_margin)
+fn done(progress: &dyn Progress, report: &FileReport) {
+    progress.event(&Event::FileDone {
+        path: report.path.clone(),
+        outcome: report.outcome.label(),
     });
-    answer.unwrap_or_else(|e| {
-        router::rule_decision(instruction, &format!("router model failed: {e}"))
-    })
-}
-
-/// Runs `f` on the router model; a failure to load it and a failure inside it are alike to
-/// the caller, which falls back to the keyword rule either way.
-fn with_router<B: Backend, R>(
-    lifecycle: &mut Lifecycle<B>,
-    f: impl FnOnce(&mut B::Model) -> Result<R, ModelError>,
-) -> Result<R, String> {
-    match lifecycle.with(Role::Router, f) {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// Prompts, generates, parses and applies one file. Every failure is this file's alone.
 fn edit_file<M: LanguageModel>(
     model: &mut M,
-    task: &Task<'_>,
-    progress: &mut dyn Progress,
+    task: &FileTask<'_>,
+    progress: &dyn Progress,
 ) -> FileReport {
-    let cand = task.cand;
     let mut report = FileReport::new(
-        &cand.rel,
+        &task.cand.rel,
         Outcome::Unchanged {
             reason: String::new(),
         },
     );
     report.outcome = match try_edit(model, task, progress, &mut report) {
         Ok(outcome) => outcome,
-        Err(reason) => Outcome::Failed { reason },
+        Err(error) => Outcome::Failed(error),
     };
     report
 }
 
 /// One file's edit request to an editor model.
-struct Task<'a> {
+struct FileTask<'a> {
     role: Role,
     instruction: &'a str,
     cand: &'a Candidate,
@@ -453,13 +422,17 @@ struct Task<'a> {
     kv: Option<(&'a KvCache, std::path::PathBuf)>,
 }
 
+fn generation_error(e: ModelError) -> FileError {
+    FileError::Generation(e.to_string())
+}
+
 fn try_edit<M: LanguageModel>(
     model: &mut M,
-    task: &Task<'_>,
-    progress: &mut dyn Progress,
+    task: &FileTask<'_>,
+    progress: &dyn Progress,
     report: &mut FileReport,
-) -> Result<Outcome, String> {
-    let Task {
+) -> Result<Outcome, FileError> {
+    let FileTask {
         role,
         instruction,
         cand,
@@ -467,16 +440,15 @@ fn try_edit<M: LanguageModel>(
         ..
     } = *task;
     let (tokens, file_tokens) = edit_prompt(model, role, instruction, &cand.rel, &cand.content)
-        .map_err(|e| e.to_string())?;
+        .map_err(generation_error)?;
     report.prompt_tokens = tokens.len();
     let context = model.context_size();
     if tokens.len() + MIN_ANSWER_TOKENS > context {
-        return Err(format!(
-            "prompt is {} tokens; with {MIN_ANSWER_TOKENS} kept for the answer it does not fit the \
-             {context}-token context of the {role} model (raise models.{role}.context_size or edit a \
-             smaller file)",
-            tokens.len()
-        ));
+        return Err(FileError::PromptTooLong {
+            tokens: tokens.len(),
+            context,
+            role,
+        });
     }
     let budget = answer_budget(file_tokens);
     let options = GenerateOptions {
@@ -490,7 +462,7 @@ fn try_edit<M: LanguageModel>(
         // Reporting every token would cost more than it tells; every 16th is plenty.
         if generated.is_multiple_of(16) {
             let secs = since.elapsed().as_secs_f64().max(1e-9);
-            progress.event(ProgressEvent::Tokens {
+            progress.event(&Event::Tokens {
                 generated,
                 tokens_per_second: (generated - 1) as f64 / secs,
             });
@@ -518,7 +490,7 @@ fn try_edit<M: LanguageModel>(
     let restore_seconds = restoring.elapsed().as_secs_f64();
     let generation = model
         .generate(&tokens, &options, &mut on_token)
-        .map_err(|e| e.to_string())?;
+        .map_err(generation_error)?;
     if let Some((cache, key)) = &kv {
         if !restored {
             // Only the prompt's state is worth keeping: a restore cuts the answer off anyway.
@@ -543,13 +515,17 @@ fn try_edit<M: LanguageModel>(
         }
         StopReason::EndOfGeneration | StopReason::Stopped => None,
     };
+    let answer_error = |error: EditError| FileError::Answer {
+        error,
+        cut_off: cut_off.clone(),
+    };
     let mut answer = edit::parse_answer(&generation.text, prompt::allows_whole_file(&cand.content))
-        .map_err(|e| with_cut_off(e.to_string(), cut_off.as_deref()))?;
+        .map_err(answer_error)?;
     report.repeated_blocks = edit::drop_repeats(&mut answer);
-    let applied = edit::resolve(&cand.content, &answer)
-        .map_err(|e| with_cut_off(e.to_string(), cut_off.as_deref()))?;
+    let applied = edit::resolve(&cand.content, &answer).map_err(answer_error)?;
     if let edit::Answer::WholeFile(_) = answer {
-        check_whole_file(instruction, &cand.content, &applied.text)?;
+        check_whole_file(instruction, &cand.content, &applied.text)
+            .map_err(FileError::PartialAnswer)?;
     }
     report.matches = applied
         .matches
@@ -565,14 +541,13 @@ fn try_edit<M: LanguageModel>(
             reason: reason.to_owned(),
         });
     }
-    let diff = diff::unified_diff(&cand.rel, &cand.content, &applied.text, cand.mode)
-        .ok_or_else(|| "internal: changed text produced no diff".to_owned())?;
+    let diff = crate::diff::unified_diff(&cand.rel, &cand.content, &applied.text, cand.mode)
+        .ok_or_else(|| FileError::Internal("changed text produced no diff".to_owned()))?;
     Ok(Outcome::Changed {
         added: diff.added,
         removed: diff.removed,
         flags: edit::hidden_characters(&cand.content, &applied.text),
         new_content: applied.text,
-        diff,
     })
 }
 
@@ -635,13 +610,6 @@ fn check_whole_file(instruction: &str, old: &str, new: &str) -> Result<(), Strin
     }
 }
 
-fn with_cut_off(reason: String, cut_off: Option<&str>) -> String {
-    match cut_off {
-        Some(why) => format!("{reason} ({why})"),
-        None => reason,
-    }
-}
-
 fn match_name(m: MatchKind) -> &'static str {
     match m {
         MatchKind::Exact => "exact",
@@ -653,6 +621,7 @@ fn match_name(m: MatchKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Silent;
     use crate::scripted::Scripted;
 
     fn lifecycle(
@@ -677,7 +646,6 @@ mod tests {
         EditRequest {
             instruction: instruction.to_owned(),
             role: None,
-            router_margin: router::DEFAULT_MARGIN,
             speculate: true,
             kv_cache: None,
         }
@@ -701,7 +669,14 @@ mod tests {
         backend.label("_doc", "coder", -0.1);
         backend.label("_doc", "algorithm", -5.0);
         backend.answer("def old", BLOCK);
-        let report = run(&mut lc, &request("tidy `old`"), files, &[], &mut NoProgress);
+        let report = run(
+            &mut lc,
+            &mut Router::new(router::DEFAULT_MARGIN),
+            &request("tidy `old`"),
+            files,
+            &[],
+            &Silent,
+        );
         assert_eq!(report.count("changed"), 4);
         let roles: Vec<Option<Role>> = report.files.iter().map(|f| f.role).collect();
         assert_eq!(
@@ -737,12 +712,20 @@ mod tests {
         ];
         let mut req = request("tidy");
         req.role = Some(Role::Coder);
-        let report = run(&mut lc, &req, files, &[], &mut NoProgress);
+        let report = run(
+            &mut lc,
+            &mut Router::new(router::DEFAULT_MARGIN),
+            &req,
+            files,
+            &[],
+            &Silent,
+        );
         let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
         assert_eq!(outcomes, vec!["failed", "changed"]);
-        let Outcome::Failed { reason } = &report.files[0].outcome else {
+        let Outcome::Failed(error) = &report.files[0].outcome else {
             unreachable!()
         };
+        let reason = error.to_string();
         assert!(reason.contains("block 1"), "{reason}");
         assert_eq!(report.files[0].route, Some(Source::Override));
         // With --role the router model is never loaded.
@@ -762,7 +745,14 @@ mod tests {
         let mut req = request("document a and b");
         req.role = Some(Role::Coder);
         let old = "def a():\n    pass\ndef b():\n    pass\n";
-        let report = run(&mut lc, &req, vec![cand("m.py", old)], &[], &mut NoProgress);
+        let report = run(
+            &mut lc,
+            &mut Router::new(router::DEFAULT_MARGIN),
+            &req,
+            vec![cand("m.py", old)],
+            &[],
+            &Silent,
+        );
         let file = &report.files[0];
         let Outcome::Changed { new_content, .. } = &file.outcome else {
             panic!("{:?}", file.outcome)
@@ -787,17 +777,20 @@ mod tests {
         req.role = Some(Role::Coder);
         let report = run(
             &mut lc,
+            &mut Router::new(router::DEFAULT_MARGIN),
             &req,
             vec![cand("m.py", "x = 1\n")],
             &[],
-            &mut NoProgress,
+            &Silent,
         );
         let file = &report.files[0];
         // The scripted model's tokens are characters: the file is 6 of them.
         assert_eq!(file.generated_tokens, answer_budget(6));
-        let Outcome::Failed { reason } = &file.outcome else {
+        let Outcome::Failed(error) = &file.outcome else {
             panic!("{:?}", file.outcome)
         };
+        assert_eq!(error.kind(), "cut-off");
+        let reason = error.to_string();
         assert!(reason.contains("budget of 1048 tokens"), "{reason}");
     }
 
@@ -826,17 +819,25 @@ mod tests {
         // No file has `slugify`: it is a name the edit introduces, not a filter.
         let report = run(
             &mut lc,
+            &mut Router::new(router::DEFAULT_MARGIN),
             &req,
             vec![cand("a.py", "x = 1\n")],
             &[],
-            &mut NoProgress,
+            &Silent,
         );
         assert_eq!(report.files[0].outcome.label(), "changed");
         // A file named on the command line is edited even when another file has the name.
         let mut named = cand("b.py", "y = 2\n");
         named.explicit = true;
         let files = vec![cand("a.py", "x = 1\n"), named, cand("c.py", "slugify()\n")];
-        let report = run(&mut lc, &req, files, &[], &mut NoProgress);
+        let report = run(
+            &mut lc,
+            &mut Router::new(router::DEFAULT_MARGIN),
+            &req,
+            files,
+            &[],
+            &Silent,
+        );
         let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
         assert_eq!(outcomes, vec!["skipped", "unchanged", "unchanged"]);
     }
@@ -848,13 +849,14 @@ mod tests {
         backend.answer("def old", BLOCK);
         let report = run(
             &mut lc,
+            &mut Router::new(router::DEFAULT_MARGIN),
             &request("make `old` faster"),
             vec![cand("a.py", "def old():\n")],
             &[],
-            &mut NoProgress,
+            &Silent,
         );
         assert_eq!(report.files[0].role, Some(Role::Algorithm));
-        assert_eq!(report.files[0].route, Some(Source::Rule));
+        assert_eq!(report.files[0].route, Some(Source::Keywords));
         assert!(
             report.warnings[0].contains("router.gguf"),
             "{:?}",
@@ -869,13 +871,14 @@ mod tests {
         let files = vec![cand("a.py", "def old():\n"), cand("b.py", "def other():\n")];
         let report = run(
             &mut lc,
+            &mut Router::new(router::DEFAULT_MARGIN),
             &request("rename `old`"),
             files,
             &[],
-            &mut NoProgress,
+            &Silent,
         );
         assert_eq!(report.files[1].outcome.label(), "skipped");
-        assert_eq!(report.files[1].route, Some(Source::SkipRule));
+        assert_eq!(report.files[1].route, Some(Source::Scope));
         assert_eq!(report.count("changed"), 1);
     }
 
@@ -891,14 +894,17 @@ mod tests {
         req.role = Some(Role::Coder);
         let report = run(
             &mut lc,
+            &mut Router::new(router::DEFAULT_MARGIN),
             &req,
             vec![cand("a.py", &long)],
             &[],
-            &mut NoProgress,
+            &Silent,
         );
-        let Outcome::Failed { reason } = &report.files[0].outcome else {
+        let Outcome::Failed(error) = &report.files[0].outcome else {
             panic!("{:?}", report.files[0].outcome)
         };
+        assert_eq!(error.kind(), "prompt-too-long");
+        let reason = error.to_string();
         assert!(
             reason.contains("does not fit the 400-token context"),
             "{reason}"
@@ -920,12 +926,21 @@ mod tests {
             cand("fast2.py", "def old():\n"),
             cand("doc.py", "def old():\n"),
         ];
-        let report = run(&mut lc, &request("tidy"), files, &[], &mut NoProgress);
+        let report = run(
+            &mut lc,
+            &mut Router::new(router::DEFAULT_MARGIN),
+            &request("tidy"),
+            files,
+            &[],
+            &Silent,
+        );
         let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
         assert_eq!(outcomes, vec!["changed", "failed", "failed"]);
-        let Outcome::Failed { reason } = &report.files[1].outcome else {
+        let Outcome::Failed(error) = &report.files[1].outcome else {
             unreachable!()
         };
+        assert_eq!(error.kind(), "model-unavailable");
+        let reason = error.to_string();
         assert!(reason.contains("algorithm.gguf"), "{reason}");
     }
 }

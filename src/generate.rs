@@ -340,9 +340,39 @@ fn lookup(history: &[Token], room: usize, draft: &mut Vec<Token>) {
     }
 }
 
+/// For each label, the log-probability that the answer to `prompt` starts with it, scored on
+/// the label's first token: the logits after the prompt, as log-softmax.
+pub fn label_scores<M: LanguageModel + ?Sized>(
+    model: &mut M,
+    prompt: &[Token],
+    labels: &[&str],
+) -> Result<Vec<f32>, ModelError> {
+    prefill(model, prompt)?;
+    let mut firsts = Vec::with_capacity(labels.len());
+    for label in labels {
+        let first = model.tokenize(label, false)?.first().copied();
+        firsts.push(
+            first.ok_or_else(|| ModelError::Decode(format!("label {label:?} has no tokens")))?,
+        );
+    }
+    let logits = model.logits(0);
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln() + max;
+    firsts
+        .into_iter()
+        .map(|t| {
+            let logit = usize::try_from(t).ok().and_then(|i| logits.get(i)).copied();
+            logit
+                .map(|l| l - log_sum)
+                .ok_or_else(|| ModelError::Decode(format!("label token {t} out of range")))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::GenerateOptions;
     use crate::scripted::Toy;
     use std::ops::ControlFlow;
 
@@ -502,5 +532,88 @@ mod tests {
         let mut draft = vec![];
         lookup(&[4, 5, 6], 3, &mut draft);
         assert!(draft.is_empty());
+    }
+
+    /// A model over digits: after token t it predicts t + 1; token 9 ends the generation.
+    fn counter(context: usize) -> Toy {
+        Toy::new(10, 9, context, |_, t| (t + 1) % 10)
+    }
+
+    fn answer_of(model: &mut Toy, prompt: &str, max_tokens: usize) -> Generation {
+        let tokens = model.tokenize(prompt, true).unwrap();
+        let mut seen = 0;
+        let g = model
+            .generate(&tokens, &GenerateOptions::new(max_tokens), &mut |n, _| {
+                seen = n;
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(seen, g.generated_tokens);
+        g
+    }
+
+    #[test]
+    fn greedy_follows_the_largest_logit_until_the_end_token() {
+        let mut m = counter(64);
+        let g = answer_of(&mut m, "12", 100);
+        assert_eq!(
+            (g.text.as_str(), g.stop, g.prompt_tokens),
+            ("345678", StopReason::EndOfGeneration, 2)
+        );
+        // A second generation keeps what it shares with the cache and decodes the rest.
+        let g = answer_of(&mut m, "5", 100);
+        assert_eq!(g.text, "678");
+        assert_eq!(m.cache.len(), 4);
+        let before = m.decoded;
+        let g = answer_of(&mut m, "56", 100);
+        assert_eq!((g.text.as_str(), g.reused_tokens), ("78", 1));
+        assert_eq!(
+            m.decoded - before,
+            3,
+            "one prompt token and the two generated"
+        );
+    }
+
+    #[test]
+    fn greedy_stops_at_max_tokens_and_at_the_context_end() {
+        let mut m = counter(64);
+        assert_eq!(answer_of(&mut m, "0", 3).stop, StopReason::MaxTokens);
+        let mut m = counter(4);
+        let g = answer_of(&mut m, "0", 100);
+        assert_eq!((g.text.as_str(), g.stop), ("123", StopReason::ContextFull));
+    }
+
+    #[test]
+    fn prompt_that_fills_the_context_is_refused() {
+        let mut m = counter(3);
+        let tokens = m.tokenize("123", true).unwrap();
+        let err = m.generate(&tokens, &GenerateOptions::new(1), &mut |_, _| {
+            ControlFlow::Continue(())
+        });
+        assert!(matches!(
+            err,
+            Err(ModelError::PromptTooLong {
+                tokens: 3,
+                context_size: 3
+            })
+        ));
+    }
+
+    #[test]
+    fn label_scores_are_log_probabilities_of_first_tokens() {
+        let mut m = counter(64);
+        let prompt = m.tokenize("4", true).unwrap();
+        let scores = m.label_scores(&prompt, &["5", "7"]).unwrap();
+        assert!(scores[0] > scores[1]);
+        // Probabilities: e / (e + 9) and 1 / (e + 9).
+        let e = 1.0f32.exp();
+        assert!(
+            (scores[0] - (e / (e + 9.0)).ln()).abs() < 1e-5,
+            "{scores:?}"
+        );
+        assert!(
+            (scores[1] - (1.0 / (e + 9.0)).ln()).abs() < 1e-5,
+            "{scores:?}"
+        );
     }
 }

@@ -61,7 +61,7 @@ pub fn root(dir: &Path) -> PathBuf {
 
 /// One edited file to commit.
 #[derive(Debug, Clone)]
-pub struct Change<'a> {
+pub struct BlobEdit<'a> {
     pub path: &'a str,
     pub original: &'a str,
     pub new_content: &'a str,
@@ -94,7 +94,7 @@ fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
 /// move meanwhile. Returns the new commit id.
 pub fn commit(
     repo: &Repository,
-    changes: &[Change<'_>],
+    changes: &[BlobEdit<'_>],
     message: &str,
     branch: Option<&str>,
 ) -> Result<Oid, GitError> {
@@ -123,17 +123,17 @@ pub fn commit(
     let tree = repo.find_tree(index.write_tree_to(repo)?)?;
     let sig = signature(repo)?;
     let oid = repo.commit(None, &sig, &sig, message, &tree, &[&parent])?;
-    crate::output::crash_point("commit object written");
+    crate::atomic::crash_point("commit object written");
     let log = format!("codey: {}", message.lines().next().unwrap_or_default());
     if let Some(name) = branch {
         // force = false: fails rather than move a branch created meanwhile.
         repo.reference(&format!("refs/heads/{name}"), oid, false, &log)
             .map_err(|_| GitError::BranchExists(name.to_owned()))?;
-        crate::output::crash_point("branch created");
+        crate::atomic::crash_point("branch created");
         return Ok(oid);
     }
     advance(repo, &ref_name, parent.id(), oid, &log)?;
-    crate::output::crash_point("branch moved");
+    crate::atomic::crash_point("branch moved");
     Ok(oid)
 }
 
@@ -250,7 +250,7 @@ pub fn stage(repo: &Repository, paths: &[&str]) -> Result<(), GitError> {
         index.add_path(Path::new(path))?;
     }
     index.write()?;
-    crate::output::crash_point("index written");
+    crate::atomic::crash_point("index written");
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::lifecycle::{hex, sha256_file};
+use crate::hash::{hex, sha256_file};
 use crate::model::{LanguageModel, Token};
 
 /// A cache directory with a size bound.

@@ -1,17 +1,21 @@
 //! codey: edit whole repositories with local language models and hand the result back as a
 //! patch, worktree edits or a commit.
 //!
-//! The library owns every step (`scan` → `router` → `lifecycle`/`engine` → `edit` → `diff` →
-//! `output`/`git`) and never prints; the `codey` binary wires command-line arguments to it and
-//! maps its errors to exit codes.
+//! The library owns every step and never prints; `session` owns a run (`scan` → `router` →
+//! `lifecycle`/`engine` → `edit` → `diff` → `output`/`git`, with `atomic` below both) and
+//! reports progress through `event`. The `codey` binary wires command-line arguments to it and
+//! maps its results to exit codes.
 
+pub mod atomic;
 pub mod bench;
 pub mod config;
 pub mod diff;
 pub mod edit;
 pub mod engine;
+pub mod event;
 pub mod generate;
 pub mod git;
+pub mod hash;
 pub mod kvcache;
 pub mod lifecycle;
 pub mod llama;
@@ -21,4 +25,6 @@ pub mod prompt;
 pub mod router;
 pub mod rules;
 pub mod scan;
+#[cfg(any(test, feature = "scripted"))]
 pub mod scripted;
+pub mod session;

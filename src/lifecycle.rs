@@ -7,7 +7,8 @@
 //! decide which role a file needs (`router`) or in what order files run (`engine`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::config::{Config, Role};
+use crate::event::{Event, ModelEvent, Progress, Silent};
+use crate::hash::sha256_file;
 use crate::model::{Backend, LoadSpec, ModelError, ModelFacts};
 
 /// Tokens per llama.cpp batch; also what compute buffers are sized for.
@@ -123,33 +126,6 @@ pub enum LifecycleError {
     },
 }
 
-/// The SHA-256 of a file, in lowercase hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
-/// Bytes in lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
 /// A source of time, so tests can move it.
 pub trait Clock {
     fn now(&self) -> Duration;
@@ -187,16 +163,6 @@ impl Clock for ManualClock {
     }
 }
 
-/// Something that happened to a model, in order; the summary lists them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "event", rename_all = "kebab-case")]
-pub enum Event {
-    Load { role: Role, estimated_mb: u64 },
-    Evict { role: Role, for_role: Role },
-    IdleUnload { role: Role, idle_seconds: u64 },
-    Unload { role: Role },
-}
-
 /// Counters for one role.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RoleStats {
@@ -215,7 +181,7 @@ pub struct RoleStats {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Stats {
     pub roles: BTreeMap<Role, RoleStats>,
-    pub events: Vec<Event>,
+    pub events: Vec<ModelEvent>,
     pub peak_rss_mb: Option<u64>,
 }
 
@@ -227,9 +193,6 @@ struct Slot<M> {
     measured: bool,
 }
 
-/// Where lifecycle events go as they happen.
-type EventSink = Box<dyn FnMut(&Event)>;
-
 /// Keeps models in memory within the budget.
 pub struct Lifecycle<B: Backend> {
     backend: B,
@@ -240,7 +203,7 @@ pub struct Lifecycle<B: Backend> {
     facts: BTreeMap<Role, ModelFacts>,
     slots: BTreeMap<Role, Slot<B::Model>>,
     stats: Stats,
-    on_event: Option<EventSink>,
+    progress: Rc<dyn Progress>,
     /// Roles whose file matched its pinned sha256 in this run.
     verified: BTreeSet<Role>,
 }
@@ -256,7 +219,7 @@ impl<B: Backend> Lifecycle<B> {
             facts: BTreeMap::new(),
             slots: BTreeMap::new(),
             stats: Stats::default(),
-            on_event: None,
+            progress: Rc::new(Silent),
             verified: BTreeSet::new(),
         }
     }
@@ -274,9 +237,10 @@ impl<B: Backend> Lifecycle<B> {
         self
     }
 
-    /// Calls `f` for every lifecycle event as it happens (progress display).
-    pub fn on_event(&mut self, f: impl FnMut(&Event) + 'static) {
-        self.on_event = Some(Box::new(f));
+    /// Reports every model event to `progress` as it happens.
+    pub fn with_progress(mut self, progress: Rc<dyn Progress>) -> Self {
+        self.progress = progress;
+        self
     }
 
     pub fn config(&self) -> &Config {
@@ -373,7 +337,7 @@ impl<B: Backend> Lifecycle<B> {
             self.slots.remove(&role);
             self.role_stats(role).idle_unloads += 1;
             self.role_stats(role).unloads += 1;
-            self.emit(Event::IdleUnload { role, idle_seconds });
+            self.emit(ModelEvent::IdleUnload { role, idle_seconds });
         }
         idle.into_iter().map(|(r, _)| r).collect()
     }
@@ -382,7 +346,7 @@ impl<B: Backend> Lifecycle<B> {
     pub fn unload(&mut self, role: Role) {
         if self.slots.remove(&role).is_some() {
             self.role_stats(role).unloads += 1;
-            self.emit(Event::Unload { role });
+            self.emit(ModelEvent::Unload { role });
         }
     }
 
@@ -440,7 +404,7 @@ impl<B: Backend> Lifecycle<B> {
         }
         self.make_room(role, estimate, budget)?;
         let spec = self.load_spec(role)?;
-        self.emit(Event::Load {
+        self.emit(ModelEvent::Load {
             role,
             estimated_mb: mb(estimate),
         });
@@ -495,7 +459,7 @@ impl<B: Backend> Lifecycle<B> {
             let stats = self.role_stats(victim);
             stats.evictions += 1;
             stats.unloads += 1;
-            self.emit(Event::Evict {
+            self.emit(ModelEvent::Evict {
                 role: victim,
                 for_role: role,
             });
@@ -506,10 +470,8 @@ impl<B: Backend> Lifecycle<B> {
         self.stats.roles.entry(role).or_default()
     }
 
-    fn emit(&mut self, event: Event) {
-        if let Some(f) = self.on_event.as_mut() {
-            f(&event);
-        }
+    fn emit(&mut self, event: ModelEvent) {
+        self.progress.event(&Event::Model(event.clone()));
         self.stats.events.push(event);
     }
 }
@@ -592,7 +554,7 @@ mod tests {
         touch(&mut lc, Role::Algorithm);
         assert_eq!(lc.loaded(), vec![Role::Router, Role::Algorithm]);
         let stats = lc.stats();
-        assert!(stats.events.contains(&Event::Evict {
+        assert!(stats.events.contains(&ModelEvent::Evict {
             role: Role::Coder,
             for_role: Role::Algorithm
         }));

@@ -18,13 +18,14 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
 use crate::model::{
-    Backend, ChatMessage, LanguageModel, LoadSpec, Logits, ModelError, ModelFacts, Token,
+    Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, LoadSpec, Logits, ModelError,
+    ModelFacts, OnToken, Token,
 };
 
 /// llama.cpp's backend may be initialised once per process.
 static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 
-fn backend() -> Result<&'static LlamaBackend, ModelError> {
+pub(crate) fn backend() -> Result<&'static LlamaBackend, ModelError> {
     BACKEND
         .get_or_init(|| {
             // llama.cpp logs every tensor at load; route it through tracing so that stderr stays
@@ -238,7 +239,7 @@ pub struct LlamaLoaded {
     model: Box<LlamaModel>,
 }
 
-fn decode_err(e: impl std::fmt::Display) -> ModelError {
+pub(crate) fn decode_err(e: impl std::fmt::Display) -> ModelError {
     ModelError::Decode(e.to_string())
 }
 
@@ -387,10 +388,26 @@ impl LanguageModel for LlamaLoaded {
             .vocab()
             .token_to_piece_into(LlamaToken(token), out, false, None);
     }
+
+    fn generate(
+        &mut self,
+        prompt: &[Token],
+        options: &GenerateOptions,
+        on_token: &mut OnToken<'_>,
+    ) -> Result<Generation, ModelError> {
+        crate::generate::run(self, prompt, options, on_token)
+    }
+
+    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
+        crate::generate::label_scores(self, prompt, labels)
+    }
 }
 
 /// Loads the weights as `spec` says (mmap on, llama.cpp's default).
-fn load_model(backend: &LlamaBackend, spec: &LoadSpec) -> Result<LlamaModel, ModelError> {
+pub(crate) fn load_model(
+    backend: &LlamaBackend,
+    spec: &LoadSpec,
+) -> Result<LlamaModel, ModelError> {
     let params = LlamaModelParams::default().with_n_gpu_layers(spec.n_gpu_layers);
     LlamaModel::load_from_file(backend, &spec.path, &params).map_err(|e| ModelError::Load {
         path: spec.path.clone(),
@@ -400,7 +417,7 @@ fn load_model(backend: &LlamaBackend, spec: &LoadSpec) -> Result<LlamaModel, Mod
 
 /// A context with the run's window, batch and threads (the same count for prompt processing
 /// and generation).
-fn new_context<'m>(
+pub(crate) fn new_context<'m>(
     backend: &LlamaBackend,
     model: &'m LlamaModel,
     spec: &LoadSpec,
@@ -410,7 +427,7 @@ fn new_context<'m>(
 
 /// codey's context parameters: the configured context, one batch size for both llama.cpp
 /// batch limits, and threads = cores for prompt processing and generation alike.
-fn context_params(spec: &LoadSpec) -> LlamaContextParams {
+pub(crate) fn context_params(spec: &LoadSpec) -> LlamaContextParams {
     let threads = i32::try_from(spec.threads.max(1)).unwrap_or(1);
     LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(spec.context_size))
@@ -420,7 +437,7 @@ fn context_params(spec: &LoadSpec) -> LlamaContextParams {
         .with_n_threads_batch(threads)
 }
 
-fn context_with<'m>(
+pub(crate) fn context_with<'m>(
     backend: &LlamaBackend,
     model: &'m LlamaModel,
     spec: &LoadSpec,
@@ -433,182 +450,4 @@ fn context_with<'m>(
             context_size: spec.context_size,
             reason: e.to_string(),
         })
-}
-
-/// What the raw llama.cpp loop measured.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct RawRates {
-    pub prompt_tokens: usize,
-    pub prompt_seconds: f64,
-    pub generated_tokens: usize,
-    pub generate_seconds: f64,
-}
-
-/// The floor codey's own loop is measured against: llama-cpp-2 called directly, with nothing
-/// of codey's in between. The model is loaded with the same parameters; for each
-/// `(prompt, generate)` the cache is cleared, the prompt decoded in `spec.batch_size` batches
-/// with the last row's logits only, then `generate` tokens produced greedily, one decode each:
-/// the same prompts and answer lengths as codey's pass, so the rates compare like with like.
-pub fn raw_rates(spec: &LoadSpec, runs: &[(Vec<Token>, usize)]) -> Result<RawRates, ModelError> {
-    let backend = backend()?;
-    let model = load_model(backend, spec)?;
-    let mut ctx = new_context(backend, &model, spec)?;
-    let mut batch = LlamaBatch::new(spec.batch_size as usize, 1);
-    let mut rates = RawRates {
-        prompt_tokens: 0,
-        prompt_seconds: 0.0,
-        generated_tokens: 0,
-        generate_seconds: 0.0,
-    };
-    for (prompt, generate) in runs {
-        ctx.clear_kv_cache();
-        let started = std::time::Instant::now();
-        let first = decode_prompt(&mut ctx, &mut batch, prompt, 0, spec.batch_size)?;
-        rates.prompt_seconds += started.elapsed().as_secs_f64();
-        let started = std::time::Instant::now();
-        greedy_raw(&mut ctx, &mut batch, first, prompt.len(), *generate)?;
-        rates.generate_seconds += started.elapsed().as_secs_f64();
-        rates.prompt_tokens += prompt.len();
-        rates.generated_tokens += generate;
-    }
-    Ok(rates)
-}
-
-/// What decoding several prompts' answers side by side measured against one after another.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ParallelRates {
-    pub sequences: usize,
-    /// Tokens generated per sequence, the same in both modes.
-    pub generated_tokens: usize,
-    /// Generation time of all sequences one after another, and side by side in one batch per
-    /// step.
-    pub sequential_seconds: f64,
-    pub parallel_seconds: f64,
-    /// Per sequence: the first answer token where the two modes disagree (`None`: they agree
-    /// throughout). A batch of several rows runs other kernels than a one-row decode.
-    pub first_divergence: Vec<Option<usize>>,
-}
-
-/// Generates `generate` greedy tokens after each of `prompts`, first one prompt at a time,
-/// then all of them as parallel sequences sharing one batch per step (llama.cpp's unified
-/// KV cache, one sequence id per prompt). Only the generation phases are timed; prompts are
-/// decoded the same way in both modes.
-pub fn parallel_rates(
-    spec: &LoadSpec,
-    prompts: &[Vec<Token>],
-    generate: usize,
-) -> Result<ParallelRates, ModelError> {
-    let backend = backend()?;
-    let model = load_model(backend, spec)?;
-    let n = prompts.len().max(1);
-    let total: usize = prompts.iter().map(|p| p.len() + generate + 1).sum();
-    let n_ctx = u32::try_from(total.div_ceil(256) * 256).unwrap_or(u32::MAX);
-    let params = context_params(spec)
-        .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_seq_max(u32::try_from(n).unwrap_or(1))
-        .with_kv_unified(true);
-    let mut ctx = context_with(backend, &model, spec, params)?;
-    let mut batch = LlamaBatch::new((spec.batch_size as usize).max(n), 1);
-
-    let mut sequential = Vec::with_capacity(n);
-    let mut sequential_seconds = 0.0;
-    for prompt in prompts {
-        ctx.clear_kv_cache();
-        let first = decode_prompt(&mut ctx, &mut batch, prompt, 0, spec.batch_size)?;
-        let started = std::time::Instant::now();
-        sequential.push(greedy_raw(
-            &mut ctx,
-            &mut batch,
-            first,
-            prompt.len(),
-            generate,
-        )?);
-        sequential_seconds += started.elapsed().as_secs_f64();
-    }
-
-    ctx.clear_kv_cache();
-    let mut next = Vec::with_capacity(n);
-    for (seq, prompt) in prompts.iter().enumerate() {
-        next.push(decode_prompt(
-            &mut ctx,
-            &mut batch,
-            prompt,
-            seq as i32,
-            spec.batch_size,
-        )?);
-    }
-    let started = std::time::Instant::now();
-    let mut parallel = vec![Vec::with_capacity(generate); n];
-    for step in 0..generate {
-        batch.clear();
-        for (seq, prompt) in prompts.iter().enumerate() {
-            parallel[seq].push(next[seq]);
-            let pos = (prompt.len() + step) as i32;
-            batch
-                .add(LlamaToken(next[seq]), pos, &[seq as i32], true)
-                .map_err(decode_err)?;
-        }
-        ctx.decode(&mut batch).map_err(decode_err)?;
-        for (seq, token) in next.iter_mut().enumerate() {
-            *token = crate::generate::argmax(ctx.get_logits_ith(seq as i32));
-        }
-    }
-    let parallel_seconds = started.elapsed().as_secs_f64();
-    Ok(ParallelRates {
-        sequences: prompts.len(),
-        generated_tokens: generate,
-        sequential_seconds,
-        parallel_seconds,
-        first_divergence: sequential
-            .iter()
-            .zip(&parallel)
-            .map(|(a, b)| a.iter().zip(b).position(|(x, y)| x != y))
-            .collect(),
-    })
-}
-
-/// `generate` greedy tokens of sequence 0 from `first` at position `start`, one decode each.
-fn greedy_raw(
-    ctx: &mut LlamaContext<'_>,
-    batch: &mut LlamaBatch,
-    first: Token,
-    start: usize,
-    generate: usize,
-) -> Result<Vec<Token>, ModelError> {
-    let mut answer = Vec::with_capacity(generate);
-    let mut next = first;
-    for pos in start..start + generate {
-        answer.push(next);
-        batch.clear();
-        batch
-            .add(LlamaToken(next), pos as i32, &[0], true)
-            .map_err(decode_err)?;
-        ctx.decode(batch).map_err(decode_err)?;
-        next = crate::generate::argmax(ctx.get_logits_ith(0));
-    }
-    Ok(answer)
-}
-
-/// Decodes `prompt` into sequence `seq` from position 0; returns the greedy first answer token.
-fn decode_prompt(
-    ctx: &mut LlamaContext<'_>,
-    batch: &mut LlamaBatch,
-    prompt: &[Token],
-    seq: i32,
-    batch_size: u32,
-) -> Result<Token, ModelError> {
-    let size = batch_size.max(1) as usize;
-    for (i, chunk) in prompt.chunks(size).enumerate() {
-        batch.clear();
-        for (j, &t) in chunk.iter().enumerate() {
-            let pos = i * size + j;
-            batch
-                .add(LlamaToken(t), pos as i32, &[seq], pos + 1 == prompt.len())
-                .map_err(decode_err)?;
-        }
-        ctx.decode(batch).map_err(decode_err)?;
-    }
-    Ok(crate::generate::argmax(
-        ctx.get_logits_ith(batch.n_tokens() - 1),
-    ))
 }

@@ -3,9 +3,10 @@
 //! Exit codes: 0 nothing to change (or changes printed/applied), 1 changes found with `--check`,
 //! 2 error (including any file that failed). A closed stdout (`codey edit … | head`) exits 0.
 
-mod benchmark;
 mod cli;
+mod commands;
 mod progress;
+mod render;
 
 use std::process::ExitCode;
 
@@ -14,7 +15,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     cli::init_tracing(args.verbose);
-    match cli::run(args) {
+    match commands::run(args) {
         Ok(code) => code,
         Err(err) => {
             if is_broken_pipe(&err) {

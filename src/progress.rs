@@ -2,17 +2,17 @@
 //! a line above it for each model event. It draws only when stderr is a terminal (indicatif's
 //! rule), so logs and CI output stay clean; the per-file summary is printed separately.
 
+use std::cell::RefCell;
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use codey::engine::{Progress, ProgressEvent};
-use codey::lifecycle::Event;
+use codey::event::{Event, ModelEvent, Progress};
 
-/// The bar; clones draw on the same bar.
-#[derive(Clone)]
+/// The bar.
 pub struct Bar {
     bar: ProgressBar,
     /// The file being edited, so token updates can keep it in the message.
-    file: String,
+    file: RefCell<String>,
 }
 
 impl Bar {
@@ -34,25 +34,8 @@ impl Bar {
         }
         Bar {
             bar,
-            file: String::new(),
+            file: RefCell::new(String::new()),
         }
-    }
-
-    /// Shows a lifecycle event as a line above the bar.
-    pub fn lifecycle(&self, event: &Event) {
-        let line = match event {
-            Event::Load { role, estimated_mb } => {
-                format!("loading {role} model (estimated {estimated_mb} MB)")
-            }
-            Event::Evict { role, for_role } => {
-                format!("evicting {role} model to make room for {for_role}")
-            }
-            Event::IdleUnload { role, idle_seconds } => {
-                format!("unloading {role} model after {idle_seconds}s idle")
-            }
-            Event::Unload { role } => format!("unloading {role} model"),
-        };
-        self.bar.println(line);
     }
 
     pub fn finish(&self) {
@@ -60,39 +43,57 @@ impl Bar {
     }
 }
 
+/// A model event as one line.
+fn model_line(event: &ModelEvent) -> String {
+    match event {
+        ModelEvent::Load { role, estimated_mb } => {
+            format!("loading {role} model (estimated {estimated_mb} MB)")
+        }
+        ModelEvent::Evict { role, for_role } => {
+            format!("evicting {role} model to make room for {for_role}")
+        }
+        ModelEvent::IdleUnload { role, idle_seconds } => {
+            format!("unloading {role} model after {idle_seconds}s idle")
+        }
+        ModelEvent::Unload { role } => format!("unloading {role} model"),
+    }
+}
+
 impl Progress for Bar {
-    fn event(&mut self, event: ProgressEvent<'_>) {
+    fn event(&self, event: &Event) {
         match event {
-            ProgressEvent::Routing { files } => {
-                self.bar.set_length(files as u64);
+            Event::Routing { files } => {
+                self.bar.set_length(*files as u64);
                 self.bar.set_prefix("routing");
             }
-            ProgressEvent::Routed { path, .. } => {
+            Event::Routed { path, .. } => {
                 self.bar.inc(1);
-                self.bar.set_message(path.to_owned());
+                self.bar.set_message(path.clone());
             }
-            ProgressEvent::FileStart {
+            Event::FileStart {
                 path,
                 role,
                 index,
                 total,
             } => {
-                self.file = path.to_owned();
-                self.bar.set_length(total as u64);
-                self.bar.set_position(index as u64);
+                path.clone_into(&mut self.file.borrow_mut());
+                self.bar.set_length(*total as u64);
+                self.bar.set_position(*index as u64);
                 self.bar.set_prefix(role.name());
                 self.bar.set_message(format!("{path} (reading)"));
             }
-            ProgressEvent::Tokens {
+            Event::Tokens {
                 generated,
                 tokens_per_second,
             } => {
                 self.bar.set_message(format!(
                     "{} ({generated} tokens, {tokens_per_second:.1} tok/s)",
-                    self.file
+                    self.file.borrow()
                 ));
             }
-            ProgressEvent::FileDone { .. } => self.bar.inc(0),
+            Event::FileDone { .. } => self.bar.inc(0),
+            Event::Model(e) => self.bar.println(model_line(e)),
+            Event::Bench { step } => self.bar.println(format!("bench: {step}")),
         }
     }
 }

@@ -1,8 +1,12 @@
-//! A scripted backend for fast tests of the engine and the lifecycle manager.
+//! A scripted backend for fast, deterministic tests of everything around the models.
 //!
-//! Its "models" answer from a script (the first rule whose needle occurs in the prompt), report
-//! whatever file size a test sets as their weights, and count one token per character. It owns
-//! nothing that touches llama.cpp; every feature tested with it also has a test on a real model.
+//! Its "models" answer from a script (the first entry whose needle occurs in the prompt), report
+//! whatever file size a test sets as their weights, and count one token per character. Unit
+//! tests build scripts in code; the binary of a test build (`--features scripted`) reads one
+//! from the JSON file named by `CODEY_SCRIPT`, so scenario tests run the real binary against
+//! real repositories with the bad answers small models really give. It is never compiled into
+//! a normal release build, and owns nothing that touches llama.cpp; every feature tested with
+//! it also has a test on a real model.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -26,7 +30,58 @@ struct Script {
 #[derive(Debug, Clone, Default)]
 pub struct Scripted(Rc<RefCell<Script>>);
 
+/// A script file: `{"answers": [{"when", "answer"}], "labels": [{"when", "label", "score"}]}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptFile {
+    #[serde(default)]
+    answers: Vec<ScriptAnswer>,
+    #[serde(default)]
+    labels: Vec<ScriptLabel>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptAnswer {
+    when: String,
+    answer: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptLabel {
+    when: String,
+    label: String,
+    score: f32,
+}
+
+/// A script file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("script {path}: {reason}")]
+pub struct ScriptError {
+    path: PathBuf,
+    reason: String,
+}
+
 impl Scripted {
+    /// A backend answering from the script file at `path`.
+    pub fn from_file(path: &Path) -> Result<Self, ScriptError> {
+        let err = |reason: String| ScriptError {
+            path: path.to_owned(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let file: ScriptFile = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let backend = Scripted::default();
+        for a in file.answers {
+            backend.answer(&a.when, &a.answer);
+        }
+        for l in file.labels {
+            backend.label(&l.when, &l.label, l.score);
+        }
+        Ok(backend)
+    }
+
     /// The size `inspect` reports for `path`, which becomes its whole memory estimate.
     pub fn set_size(&self, path: &Path, bytes: u64) {
         self.0.borrow_mut().sizes.insert(path.to_owned(), bytes);
@@ -317,5 +372,16 @@ impl LanguageModel for Toy {
     }
     fn push_piece(&self, token: Token, out: &mut Vec<u8>) {
         out.push(b'0' + token as u8);
+    }
+    fn generate(
+        &mut self,
+        prompt: &[Token],
+        options: &GenerateOptions,
+        on_token: &mut OnToken<'_>,
+    ) -> Result<Generation, ModelError> {
+        crate::generate::run(self, prompt, options, on_token)
+    }
+    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
+        crate::generate::label_scores(self, prompt, labels)
     }
 }

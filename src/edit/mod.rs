@@ -50,7 +50,7 @@ pub struct Applied {
 }
 
 /// Why an answer could not be turned into new file content.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum EditError {
     /// A block's search text matches no lines of the file, even leniently.
     /// Retrying can help: the model can copy the lines from the file exactly.
@@ -88,6 +88,19 @@ pub enum EditError {
         "the answer gives a whole file in a code block, but only SEARCH/REPLACE blocks are accepted here"
     )]
     WholeFileNotAllowed,
+}
+
+impl EditError {
+    /// The stable name of the variant in the JSON report.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EditError::NoMatch { .. } => "search-not-found",
+            EditError::Ambiguous { .. } => "search-ambiguous",
+            EditError::Malformed { .. } => "malformed-answer",
+            EditError::Empty => "empty-answer",
+            EditError::WholeFileNotAllowed => "whole-file-not-allowed",
+        }
+    }
 }
 
 /// Shortest and longest run of `<`, `=` or `>` accepted as a block marker;

@@ -10,17 +10,60 @@ use codey::bench::{self, Figures, ScanFigures, Totals};
 use codey::lifecycle::Lifecycle;
 use codey::llama::Llama;
 
-use crate::cli::{load_config, BenchArgs};
+use std::path::PathBuf;
 
-pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
-    let loaded = load_config(&args.config)?;
+use clap::Args;
+use codey::event::{Event, Progress};
+
+use crate::cli::ConfigArgs;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The benchmark repository (its TASKS.json lists the tasks).
+    #[arg(long, value_name = "DIR", default_value = "fixtures/bench")]
+    pub fixture: PathBuf,
+    /// Run only the tasks with these names (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub task: Vec<String>,
+    /// Files in the generated tree for the scan benchmark (0: no scan benchmark).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub scan_files: usize,
+    /// Also time the raw loop decoding this many answers side by side, one batch per step
+    /// (comma-separated counts; 0: skip).
+    #[arg(
+        long,
+        value_name = "N,...",
+        value_delimiter = ',',
+        default_value = "2,4"
+    )]
+    pub parallel: Vec<usize>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print the figures as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Bench progress: one line per step on stderr.
+struct Lines;
+
+impl Progress for Lines {
+    fn event(&self, event: &Event) {
+        if let Event::Bench { step } = event {
+            eprintln!("bench: {step}");
+        }
+    }
+}
+
+/// Runs `codey bench`.
+pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+    let loaded = args.config.load()?;
     let mut tasks = bench::load_tasks(&args.fixture.join("TASKS.json"))?;
     if !args.task.is_empty() {
         tasks.retain(|t| args.task.contains(&t.name));
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut lifecycle = Lifecycle::new(Llama, loaded.config, loaded.source);
-    let mut progress = |line: &str| eprintln!("bench: {line}");
     let kv_dir = scratch_dir("kv")?;
     let figures = bench::run(
         &mut lifecycle,
@@ -28,12 +71,12 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         &tasks,
         &kv_dir,
         &args.parallel,
-        &mut progress,
+        &Lines,
     );
     let _ = std::fs::remove_dir_all(&kv_dir);
     let figures = figures?;
     let scan = if args.scan_files > 0 {
-        progress(&format!("scan of {} generated files", args.scan_files));
+        eprintln!("bench: scan of {} generated files", args.scan_files);
         let dir = scratch_dir("scan")?;
         let result = bench::scan_tree(&dir, args.scan_files, 3);
         let _ = std::fs::remove_dir_all(&dir);

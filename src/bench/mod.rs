@@ -12,15 +12,21 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Role;
-use crate::engine::{self, EditRequest, NoProgress, Outcome, Report};
+use crate::engine::{self, EditRequest, Outcome, Report};
+use crate::event::{Event, Progress, Silent};
 use crate::kvcache::KvCache;
 use crate::lifecycle::{mb, Lifecycle};
-use crate::llama::{self, Llama, ParallelRates, RawRates};
-use crate::scan::{self, ScanOptions};
+use crate::llama::Llama;
+use crate::router::Router;
+use crate::scan::{self, Candidate, ScanOptions};
+
+mod raw;
+
+pub use raw::{ParallelRates, RawRates};
 
 /// One benchmark task (fixtures/bench/TASKS.json).
 #[derive(Debug, Clone, Deserialize)]
-pub struct Task {
+pub struct BenchTask {
     pub name: String,
     pub instruction: String,
     pub paths: Vec<String>,
@@ -47,7 +53,7 @@ pub enum BenchError {
 }
 
 /// Reads a task list.
-pub fn load_tasks(path: &Path) -> Result<Vec<Task>, BenchError> {
+pub fn load_tasks(path: &Path) -> Result<Vec<BenchTask>, BenchError> {
     let err = |reason: String| BenchError::Tasks {
         path: path.to_owned(),
         reason,
@@ -183,10 +189,10 @@ const PARALLEL_TOKENS: usize = 32;
 pub fn run(
     lifecycle: &mut Lifecycle<Llama>,
     root: &Path,
-    tasks: &[Task],
+    tasks: &[BenchTask],
     kv_dir: &Path,
     parallel: &[usize],
-    progress: &mut dyn FnMut(&str),
+    progress: &dyn Progress,
 ) -> Result<Figures, BenchError> {
     let plain = pass(lifecycle, root, tasks, false, None, progress)?;
     let speculative = pass(lifecycle, root, tasks, true, None, progress)?;
@@ -222,7 +228,7 @@ pub fn run(
         let codey = Totals::of(answered.iter().copied());
         // Counted before the prompts are rebuilt for the raw loop, which may load the model.
         let loads = lifecycle.stats().roles.get(&role).map_or(0, |s| s.loads);
-        progress(&format!("raw llama.cpp loop for the {role} model"));
+        step(progress, format!("raw llama.cpp loop for the {role} model"));
         let prompts = answered
             .iter()
             .map(|r| prompt_for(lifecycle, r))
@@ -237,13 +243,16 @@ pub fn run(
             .cloned()
             .zip(answered.iter().map(|r| r.counts.generated_tokens))
             .collect();
-        let raw = llama::raw_rates(&spec, &runs)?;
+        let raw = raw::raw_rates(&spec, &runs)?;
         let mut side_by_side = Vec::new();
         for &n in parallel.iter().filter(|&&n| n > 1) {
-            progress(&format!("{n} parallel sequences on the {role} model"));
+            step(
+                progress,
+                format!("{n} parallel sequences on the {role} model"),
+            );
             // Fewer answered files than sequences: prompts repeat, which costs the same.
             let chosen: Vec<Vec<_>> = prompts.iter().cycle().take(n).cloned().collect();
-            side_by_side.push(llama::parallel_rates(&spec, &chosen, PARALLEL_TOKENS)?);
+            side_by_side.push(raw::parallel_rates(&spec, &chosen, PARALLEL_TOKENS)?);
         }
         roles.push(RoleFigures {
             role,
@@ -271,10 +280,10 @@ pub fn run(
 fn pass(
     lifecycle: &mut Lifecycle<Llama>,
     root: &Path,
-    tasks: &[Task],
+    tasks: &[BenchTask],
     speculate: bool,
     kv_cache: Option<&KvCache>,
-    progress: &mut dyn FnMut(&str),
+    progress: &dyn Progress,
 ) -> Result<Vec<FileRun>, BenchError> {
     let mut runs = Vec::new();
     for task in tasks {
@@ -283,7 +292,7 @@ fn pass(
             (false, None) => "plain",
             (true, None) => "speculative",
         };
-        progress(&format!("{} ({kind})", task.name));
+        step(progress, format!("{} ({kind})", task.name));
         let options = ScanOptions {
             paths: task.paths.iter().map(PathBuf::from).collect(),
             ..ScanOptions::default()
@@ -292,23 +301,24 @@ fn pass(
         let request = EditRequest {
             instruction: task.instruction.clone(),
             role: None,
-            router_margin: crate::router::DEFAULT_MARGIN,
             speculate,
             kv_cache: kv_cache.cloned(),
         };
+        let files = scanned.files.clone();
         let report = engine::run(
             lifecycle,
+            &mut Router::new(crate::router::DEFAULT_MARGIN),
             &request,
             scanned.files,
             &scanned.skipped,
-            &mut NoProgress,
+            &Silent,
         );
-        runs.extend(file_runs(&task.name, &report));
+        runs.extend(file_runs(&task.name, &report, &files));
     }
     Ok(runs)
 }
 
-fn file_runs(task: &str, report: &Report) -> Vec<FileRun> {
+fn file_runs(task: &str, report: &Report, files: &[Candidate]) -> Vec<FileRun> {
     report
         .files
         .iter()
@@ -335,7 +345,11 @@ fn file_runs(task: &str, report: &Report) -> Vec<FileRun> {
                 .focus
                 .clone()
                 .unwrap_or_else(|| report.instruction.clone()),
-            original: f.original.clone(),
+            original: files
+                .iter()
+                .find(|c| c.rel == f.path)
+                .map(|c| c.content.clone())
+                .unwrap_or_default(),
         })
         .collect()
 }
@@ -350,6 +364,10 @@ fn prompt_for(
         engine::edit_prompt(m, role, &run.instruction, &run.path, &run.original)
     })??;
     Ok(tokens)
+}
+
+fn step(progress: &dyn Progress, step: String) {
+    progress.event(&Event::Bench { step });
 }
 
 /// The scan of a large tree against `rg --files`.

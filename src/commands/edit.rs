@@ -1,0 +1,177 @@
+//! `codey edit`: one instruction (or one rule) over the files, and the shared runner that
+//! `codey check` uses too: build the plan, run the session, apply, render.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use codey::config::Role;
+use codey::event::Progress;
+use codey::lifecycle::Lifecycle;
+use codey::llama::Llama;
+use codey::output::Target;
+use codey::scan::ScanOptions;
+use codey::session::{self, Job, Mode, Plan, RunResult};
+
+use crate::cli::{Format, RunArgs, EXIT_CODES};
+use crate::progress::Bar;
+
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct EditArgs {
+    /// What to change, in plain words (omit it with --rule).
+    #[arg(required_unless_present = "rule")]
+    pub instruction: Option<String>,
+    /// Files or directories to edit (default: the whole repository or current directory).
+    pub paths: Vec<PathBuf>,
+    /// Run the rule NAME of the repository's .codey.json instead of an instruction.
+    #[arg(long, value_name = "NAME")]
+    pub rule: Option<String>,
+    /// Exit with 1 when edits are due (CI); the patch is still printed.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Runs `codey edit`.
+pub fn run(args: EditArgs) -> Result<ExitCode> {
+    let (cwd, root) = locate()?;
+    let mut paths = args.paths;
+    let job = match &args.rule {
+        Some(name) => {
+            // With --rule every positional argument is a path.
+            if let Some(first) = args.instruction {
+                paths.insert(0, first.into());
+            }
+            Job::rule(&root, name)?
+        }
+        None => Job::instruction(args.instruction.unwrap_or_default()),
+    };
+    execute(vec![job], paths, &args.run, args.check, &cwd, &root)
+}
+
+/// Where the run is: the directory codey was started in and the repository root.
+pub fn locate() -> Result<(PathBuf, PathBuf)> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = codey::git::root(&cwd);
+    Ok((cwd, root))
+}
+
+/// The plan the command line asks for.
+fn plan(jobs: Vec<Job>, paths: Vec<PathBuf>, run: &RunArgs, check: bool) -> Plan {
+    let mode = match (run.write, run.commit) {
+        (true, _) => Mode::Write {
+            allow_dirty: run.allow_dirty,
+        },
+        (_, true) => Mode::Commit(
+            run.branch
+                .clone()
+                .map_or(Target::CurrentBranch, Target::NewBranch),
+        ),
+        _ => Mode::Patch,
+    };
+    Plan {
+        jobs,
+        scan: ScanOptions {
+            paths,
+            globs: run.globs.clone(),
+            max_bytes: run.max_file_bytes,
+            hidden: run.hidden,
+        },
+        staged: run.staged,
+        mode,
+        check,
+        role: run.role.map(Role::from),
+        router_margin: run.router_margin,
+        speculate: run.speculate,
+        kv_cache: !run.no_kv_cache,
+    }
+}
+
+/// Runs the jobs, applies the result, prints the product and the summary, and says how the
+/// run ends.
+pub fn execute(
+    jobs: Vec<Job>,
+    paths: Vec<PathBuf>,
+    run: &RunArgs,
+    check: bool,
+    cwd: &Path,
+    root: &Path,
+) -> Result<ExitCode> {
+    let loaded = run.config.load()?;
+    let plan = plan(jobs, paths, run, check);
+    let bar = Rc::new(Bar::new(!run.no_progress));
+    let mut result = run_session(loaded, run.threads, bar.clone(), &plan, cwd, root)?;
+    bar.finish();
+    if let Some(file) = &run.patch {
+        std::fs::write(file, &result.patch)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    result.apply()?;
+    // A reader that went away (`codey edit … | head`) is not an error, but the exit code must
+    // still say whether edits are due or files failed.
+    print_product(&result, run, check).or_else(ignore_broken_pipe)?;
+    eprint!("{}", crate::render::summary(&result));
+    Ok(ExitCode::from(result.exit_status().code()))
+}
+
+/// Runs the session on the real models, or on scripted ones when a test build is given a
+/// script (`CODEY_SCRIPT`).
+fn run_session(
+    loaded: codey::config::Loaded,
+    threads: Option<usize>,
+    progress: Rc<Bar>,
+    plan: &Plan,
+    cwd: &Path,
+    root: &Path,
+) -> Result<RunResult> {
+    let sink: Rc<dyn Progress> = progress.clone();
+    #[cfg(feature = "scripted")]
+    if let Some(script) = std::env::var_os("CODEY_SCRIPT") {
+        let backend = codey::scripted::Scripted::from_file(Path::new(&script))?;
+        let mut lifecycle =
+            Lifecycle::new(backend, loaded.config, loaded.source).with_progress(sink);
+        return Ok(session::run(&mut lifecycle, plan, cwd, root, &*progress)?);
+    }
+    let mut lifecycle = Lifecycle::new(Llama, loaded.config, loaded.source).with_progress(sink);
+    if let Some(threads) = threads {
+        lifecycle = lifecycle.with_threads(threads);
+    }
+    Ok(session::run(&mut lifecycle, plan, cwd, root, &*progress)?)
+}
+
+/// Writes the product of a run (patch or JSON) to stdout.
+fn print_product(result: &RunResult, run: &RunArgs, check: bool) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match run.format {
+        Format::Json => {
+            let json = serde_json::json!({
+                "schema_version": result.schema_version,
+                "exit_status": result.exit_status(),
+                "reports": result.reports,
+                "patch": result.patch,
+                "written": result.written,
+            });
+            serde_json::to_writer_pretty(&mut stdout, &json)?;
+            writeln!(stdout)?;
+        }
+        Format::Patch if run.patch.is_none() && (*result.mode() == Mode::Patch || check) => {
+            stdout.write_all(result.patch.as_bytes())?;
+        }
+        Format::Patch => {}
+    }
+    stdout.flush()
+}
+
+fn ignore_broken_pipe(e: std::io::Error) -> std::io::Result<()> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}

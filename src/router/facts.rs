@@ -1,0 +1,209 @@
+//! Cheap facts about an instruction and a file: the identifiers the instruction names in
+//! backticks, its clauses, the part of it that concerns a file, the names a file defines (a line
+//! scan, no parser), and the deterministic reasons a file is out of the instruction's scope.
+//!
+//! Owns no model and no decision beyond scope; the router combines these facts.
+
+use serde::{Deserialize, Serialize};
+
+/// Cheap facts about one file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FileFacts {
+    pub path: String,
+    /// Names the file defines (functions, types), in order, at most [`MAX_SYMBOLS`].
+    pub symbols: Vec<String>,
+    /// For each backticked identifier of the instruction, whether the file contains it.
+    pub mentions: Vec<(String, bool)>,
+}
+
+/// At most this many symbols go into the router's prompt.
+pub const MAX_SYMBOLS: usize = 12;
+
+/// Identifiers written in backticks in the instruction, in order, without duplicates.
+pub fn backticked(instruction: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (i, part) in instruction.split('`').enumerate() {
+        let name = part.trim();
+        let is_ident = !name.is_empty()
+            && name.len() <= 80
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | ':' | '.' | '-' | '$'));
+        if i % 2 == 1 && is_ident && !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+/// Keywords that introduce a definition, across the languages codey meets most.
+const DEFINERS: &[&str] = &[
+    "def",
+    "class",
+    "fn",
+    "struct",
+    "enum",
+    "trait",
+    "impl",
+    "func",
+    "function",
+    "interface",
+    "type",
+    "const",
+    "let",
+    "var",
+    "static",
+];
+
+/// The names a file defines, found by scanning for definition keywords at the start of lines.
+pub fn symbols(content: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in content.lines() {
+        let words: Vec<&str> = line
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .take(4)
+            .collect();
+        let Some(pos) = words.iter().position(|w| DEFINERS.contains(w)) else {
+            continue;
+        };
+        // Only the first keywords of a line count (`pub fn x`, `export function x`).
+        if pos > 2 || line.starts_with([' ', '\t']) && words[pos] != "def" && words[pos] != "fn" {
+            continue;
+        }
+        if let Some(name) = words.get(pos + 1).filter(|w| !DEFINERS.contains(w)) {
+            if !out.iter().any(|n| n == name) {
+                out.push((*name).to_owned());
+            }
+        }
+        if out.len() >= MAX_SYMBOLS {
+            break;
+        }
+    }
+    out
+}
+
+impl FileFacts {
+    /// Gathers the facts for one file.
+    pub fn gather(instruction: &str, path: &str, content: &str) -> Self {
+        FileFacts {
+            path: path.to_owned(),
+            symbols: symbols(content),
+            mentions: backticked(instruction)
+                .into_iter()
+                .map(|name| {
+                    let found = content.contains(&name);
+                    (name, found)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Languages an instruction can restrict itself to, with their file extensions.
+const LANGUAGES: &[(&str, &[&str])] = &[
+    ("python", &["py", "pyi"]),
+    ("rust", &["rs"]),
+    ("javascript", &["js", "mjs", "cjs", "jsx"]),
+    ("typescript", &["ts", "tsx"]),
+    ("go", &["go"]),
+    ("golang", &["go"]),
+    ("c", &["c", "h"]),
+    ("c++", &["cc", "cpp", "cxx", "hpp", "hh", "h"]),
+    ("java", &["java"]),
+    ("shell", &["sh", "bash"]),
+    ("bash", &["sh", "bash"]),
+    ("markdown", &["md", "markdown"]),
+];
+
+/// Nouns that make a language word a restriction ("the Python files", "C sources").
+const SCOPE_NOUNS: &[&str] = &[
+    "files", "file", "sources", "source", "code", "scripts", "modules", "docs",
+];
+
+/// The extensions the instruction restricts itself to, if it names a language scope.
+fn language_scope(instruction: &str) -> Option<&'static [&'static str]> {
+    let lower = instruction.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '+'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(2).find_map(|pair| {
+        let (_, exts) = LANGUAGES.iter().find(|(name, _)| *name == pair[0])?;
+        SCOPE_NOUNS.contains(&pair[1]).then_some(*exts)
+    })
+}
+
+/// Splits an instruction into clauses at `;`, and at ` and ` / `, ` when what follows starts a
+/// new request rather than continuing a list of names ("rename `a` and `b`" stays whole).
+pub fn clauses(instruction: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in instruction.split(';') {
+        let mut current = String::new();
+        let mut rest = part;
+        while let Some((i, sep)) = [" and ", ", "]
+            .iter()
+            .filter_map(|sep| rest.find(sep).map(|i| (i, *sep)))
+            .min_by_key(|(i, _)| *i)
+        {
+            let after = &rest[i + sep.len()..];
+            current.push_str(&rest[..i]);
+            let continues_list =
+                after.trim_start().starts_with('`') || after.trim_start().starts_with("and ");
+            if continues_list || current.trim().is_empty() {
+                current.push_str(sep);
+            } else {
+                out.push(std::mem::take(&mut current));
+            }
+            rest = after;
+        }
+        current.push_str(rest);
+        out.push(current);
+    }
+    out.into_iter()
+        .map(|c| c.trim().trim_end_matches(['.', ',']).trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// The part of the instruction that concerns a file: the clauses that name an identifier the
+/// file contains, or name none of the `known` ones (identifiers some file of the batch has; a
+/// name nobody has yet is one the edit introduces). The whole instruction when every clause is
+/// kept or none is.
+pub fn focus(instruction: &str, content: &str, known: &[String]) -> String {
+    let all = clauses(instruction);
+    let kept: Vec<&String> = all
+        .iter()
+        .filter(|c| {
+            let names: Vec<String> = backticked(c)
+                .into_iter()
+                .filter(|n| known.contains(n))
+                .collect();
+            names.is_empty() || names.iter().any(|n| content.contains(n.as_str()))
+        })
+        .collect();
+    if kept.is_empty() || kept.len() == all.len() {
+        instruction.to_owned()
+    } else {
+        kept.iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Deterministic reasons a file needs no change.
+pub fn skip_reason(instruction: &str, facts: &FileFacts) -> Option<String> {
+    if !facts.mentions.is_empty() && facts.mentions.iter().all(|(_, found)| !found) {
+        let names: Vec<String> = facts
+            .mentions
+            .iter()
+            .map(|(n, _)| format!("`{n}`"))
+            .collect();
+        return Some(format!("does not mention {}", names.join(" or ")));
+    }
+    let ext = facts.path.rsplit_once('.').map(|(_, e)| e.to_lowercase())?;
+    let exts = language_scope(instruction)?;
+    (!exts.contains(&ext.as_str()))
+        .then(|| format!("the instruction is limited to {} files", exts.join("/")))
+}

@@ -1,0 +1,574 @@
+//! The router: for each file of a batch, which editor model it needs, or that it needs none.
+//!
+//! Reading whole files with even a tiny model is expensive, so the router decides from the
+//! instruction and cheap facts about the file (`facts`): its path, the symbols it defines and
+//! whether it mentions the identifiers the instruction names in backticks. A file that mentions
+//! none of them, or is in a language the instruction excludes, is out of scope. Otherwise a 135M
+//! model cannot be trusted with free text, so it only ever compares the log-probabilities of the
+//! two labels; when the margin is small the keyword table (`keywords`) decides. [`Router`] owns
+//! the calibration state of one run and routes whole batches, loading the router model through
+//! the lifecycle manager; it never edits anything (`engine`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Role;
+use crate::event::{Event, Progress};
+use crate::lifecycle::Lifecycle;
+use crate::model::{Backend, ChatMessage, LanguageModel, ModelError};
+use crate::scan::Candidate;
+
+mod facts;
+pub mod keywords;
+
+pub use facts::{backticked, clauses, focus, skip_reason, symbols, FileFacts, MAX_SYMBOLS};
+
+/// Below this log-probability margin between the (calibrated) labels the model is "unsure".
+/// Chosen with `codey eval-router` on fixtures/router_cases.json: for SmolLM2-135M, smaller
+/// margins let its many confident mistakes through (see the README's router figures).
+pub const DEFAULT_MARGIN: f32 = 3.0;
+
+/// Who made a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// `--role` on the command line, or a rule's `role`.
+    Override,
+    /// The scope check: the file is outside what the instruction concerns.
+    Scope,
+    /// The router model, confidently.
+    Model,
+    /// The keyword table, because the model was unsure or unavailable.
+    Keywords,
+}
+
+impl Source {
+    /// The kebab-case name, as in the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Override => "override",
+            Source::Scope => "scope",
+            Source::Model => "model",
+            Source::Keywords => "keywords",
+        }
+    }
+}
+
+/// The router's answer for one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// None: the file needs no change.
+    pub role: Option<Role>,
+    pub source: Source,
+    pub reason: String,
+}
+
+const SYSTEM: &str = "You sort code-editing tasks into two kinds. \
+'algorithm': the task is about algorithms, speed, complexity, data structures, memory use or \
+numeric correctness. 'coder': everything else, such as renaming, documentation, comments, \
+tests, logging, error handling, types, formatting and configuration. Reply with one word.";
+
+/// The router's prompt for one file.
+pub fn prompt(instruction: &str, facts: &FileFacts) -> Vec<ChatMessage> {
+    let symbols = if facts.symbols.is_empty() {
+        "(none found)".to_owned()
+    } else {
+        facts.symbols.join(", ")
+    };
+    // Zero-shot: few-shot examples were measured and made SmolLM2-135M worse, not better.
+    vec![
+        ChatMessage::system(SYSTEM),
+        ChatMessage::user(format!(
+            "Task: {instruction}\nFile: {}\nDefines: {symbols}\nIs this task 'algorithm' or 'coder'?",
+            facts.path
+        )),
+    ]
+}
+
+/// The label words the model's first token is compared on.
+pub const LABELS: [&str; 2] = ["coder", "algorithm"];
+
+/// Asks the model, constrained to the two labels; returns the label scores (log-probabilities).
+fn label_scores<M: LanguageModel>(
+    model: &mut M,
+    instruction: &str,
+    facts: &FileFacts,
+) -> Result<[f32; 2], ModelError> {
+    let text = model.chat_prompt(&prompt(instruction, facts))?;
+    let tokens = model.tokenize(&text, true)?;
+    let scores = model.label_scores(&tokens, &LABELS)?;
+    Ok([scores[0], scores[1]])
+}
+
+/// The model's bias between the labels, measured on a content-free task. Tiny models prefer one
+/// label whatever the question (SmolLM2-135M says "coder" to almost everything); subtracting
+/// this bias ("contextual calibration") leaves what the task itself contributes.
+pub fn calibrate<M: LanguageModel>(model: &mut M) -> Result<[f32; 2], ModelError> {
+    let facts = FileFacts {
+        path: "N/A".to_owned(),
+        ..FileFacts::default()
+    };
+    label_scores(model, "N/A", &facts)
+}
+
+/// Asks the model, constrained to the two labels, calibrated by `bias`. Returns the role and
+/// the margin between the calibrated scores.
+pub fn ask_model<M: LanguageModel>(
+    model: &mut M,
+    instruction: &str,
+    facts: &FileFacts,
+    bias: [f32; 2],
+) -> Result<(Role, f32), ModelError> {
+    let [coder, algorithm] = label_scores(model, instruction, facts)?;
+    let (coder, algorithm) = (coder - bias[0], algorithm - bias[1]);
+    let role = if algorithm > coder {
+        Role::Algorithm
+    } else {
+        Role::Coder
+    };
+    Ok((role, (algorithm - coder).abs()))
+}
+
+/// The keyword table's decision, with a note on why the model was not asked.
+pub fn keyword_decision(instruction: &str, note: &str) -> Decision {
+    let (role, reason) = keywords::role(instruction);
+    Decision {
+        role: Some(role),
+        source: Source::Keywords,
+        reason: format!("{reason}; {note}"),
+    }
+}
+
+/// The scope check's decision for a file the instruction does not concern.
+fn out_of_scope(reason: String) -> Decision {
+    Decision {
+        role: None,
+        source: Source::Scope,
+        reason,
+    }
+}
+
+/// The model's answer when it is confident, else the keyword table.
+fn combine(instruction: &str, model_answer: Option<(Role, f32)>, margin: f32) -> Decision {
+    let (rule_role, rule_reason) = keywords::role(instruction);
+    match model_answer {
+        Some((role, confidence)) if confidence >= margin => Decision {
+            role: Some(role),
+            source: Source::Model,
+            reason: format!("router model (margin {confidence:.2})"),
+        },
+        Some((_, confidence)) => Decision {
+            role: Some(rule_role),
+            source: Source::Keywords,
+            reason: format!("{rule_reason}; router model unsure (margin {confidence:.2})"),
+        },
+        None => Decision {
+            role: Some(rule_role),
+            source: Source::Keywords,
+            reason: rule_reason,
+        },
+    }
+}
+
+/// One file's route: the decision, and the part of the instruction the file is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub decision: Decision,
+    pub focus: String,
+}
+
+/// Whether the router model has been calibrated, or could not be used.
+#[derive(Debug, Clone)]
+enum State {
+    Untried,
+    Ready([f32; 2]),
+    Unavailable(String),
+}
+
+/// Routes the files of one run. The router model is calibrated once, on first need; when it
+/// cannot be loaded or fails, the keyword table decides for the rest of the run and
+/// [`Router::warning`] says why. The batch never stops for the router.
+#[derive(Debug, Clone)]
+pub struct Router {
+    margin: f32,
+    state: State,
+}
+
+impl Router {
+    /// A router that trusts the model when its calibrated margin is at least `margin`.
+    pub fn new(margin: f32) -> Self {
+        Router {
+            margin,
+            state: State::Untried,
+        }
+    }
+
+    /// Why the router model could not be used, once that happened.
+    pub fn warning(&self) -> Option<String> {
+        match &self.state {
+            State::Unavailable(reason) => Some(format!(
+                "router model unavailable, the keyword table routed every file: {reason}"
+            )),
+            _ => None,
+        }
+    }
+
+    /// Routes every file of a batch, before any editor is loaded. `role` (from `--role` or a
+    /// rule) replaces the model's judgement but never the scope check.
+    pub fn route_batch<B: Backend>(
+        &mut self,
+        lifecycle: &mut Lifecycle<B>,
+        instruction: &str,
+        role: Option<Role>,
+        files: &[Candidate],
+        progress: &dyn Progress,
+    ) -> Vec<Route> {
+        progress.event(&Event::Routing { files: files.len() });
+        // Only names some file of the batch contains can put a file out of scope: a name no
+        // file has is one the edit is about to introduce.
+        let known: Vec<String> = backticked(instruction)
+            .into_iter()
+            .filter(|name| files.iter().any(|f| f.content.contains(name.as_str())))
+            .collect();
+        files
+            .iter()
+            .map(|cand| {
+                let route = self.route_file(lifecycle, instruction, role, cand, &known);
+                progress.event(&Event::Routed {
+                    path: cand.rel.clone(),
+                    role: route.decision.role,
+                    by: route.decision.source.name(),
+                });
+                route
+            })
+            .collect()
+    }
+
+    fn route_file<B: Backend>(
+        &mut self,
+        lifecycle: &mut Lifecycle<B>,
+        instruction: &str,
+        role: Option<Role>,
+        cand: &Candidate,
+        known: &[String],
+    ) -> Route {
+        let mut facts = FileFacts::gather(instruction, &cand.rel, &cand.content);
+        // Files named on the command line are never out of scope by their mentions.
+        facts
+            .mentions
+            .retain(|(name, _)| known.contains(name) && !cand.explicit);
+        // Route (and later edit) on the part of the task that concerns this file.
+        let focus = focus(instruction, &cand.content, known);
+        let decision = match (role, skip_reason(instruction, &facts)) {
+            (_, Some(reason)) => out_of_scope(reason),
+            (Some(role), None) => Decision {
+                role: Some(role),
+                source: Source::Override,
+                reason: "role given".to_owned(),
+            },
+            (None, None) => self.ask(lifecycle, &focus, &facts),
+        };
+        Route { decision, focus }
+    }
+
+    /// The router model's decision when it is confident, else the keyword table's.
+    fn ask<B: Backend>(
+        &mut self,
+        lifecycle: &mut Lifecycle<B>,
+        instruction: &str,
+        facts: &FileFacts,
+    ) -> Decision {
+        if let State::Untried = self.state {
+            self.state = match with_router(lifecycle, calibrate) {
+                Ok(bias) => State::Ready(bias),
+                Err(reason) => State::Unavailable(reason),
+            };
+        }
+        let State::Ready(bias) = self.state else {
+            return keyword_decision(instruction, "router model unavailable");
+        };
+        let answer = with_router(lifecycle, |m| ask_model(m, instruction, facts, bias));
+        match answer {
+            Ok(answer) => combine(instruction, Some(answer), self.margin),
+            Err(e) => keyword_decision(instruction, &format!("router model failed: {e}")),
+        }
+    }
+}
+
+/// Runs `f` on the router model; a failure to load it and a failure inside it are alike to
+/// the caller, which falls back to the keyword table either way.
+fn with_router<B: Backend, R>(
+    lifecycle: &mut Lifecycle<B>,
+    f: impl FnOnce(&mut B::Model) -> Result<R, ModelError>,
+) -> Result<R, String> {
+    match lifecycle.with(Role::Router, f) {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// One labelled case of `fixtures/router_cases.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Case {
+    pub instruction: String,
+    pub path: String,
+    pub symbols: Vec<String>,
+    pub mentions: serde_json::Map<String, serde_json::Value>,
+    pub expected: String,
+}
+
+impl Case {
+    pub fn facts(&self) -> FileFacts {
+        FileFacts {
+            path: self.path.clone(),
+            symbols: self.symbols.clone(),
+            mentions: self
+                .mentions
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_bool().unwrap_or(false)))
+                .collect(),
+        }
+    }
+}
+
+/// The label a decision corresponds to in the case set.
+pub fn label(role: Option<Role>) -> &'static str {
+    role.map_or("skip", Role::name)
+}
+
+/// The router's accuracy on a labelled case set, three ways.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub cases: usize,
+    /// Skip rule, then the model's label whatever its confidence.
+    pub model_accuracy: f64,
+    /// Skip rule, then the keyword rule alone.
+    pub rule_accuracy: f64,
+    /// What codey does: skip rule, the model when confident, else the keyword rule.
+    pub combined_accuracy: f64,
+    pub margin: f32,
+    /// Cases the model was confident on, and how many of those it got right.
+    pub model_confident: usize,
+    pub model_confident_right: usize,
+    /// Combined accuracy if the margin were each of these values: (margin, accuracy).
+    pub margin_sweep: Vec<(f32, f64)>,
+    /// Cases the combined router got wrong: (instruction, path, expected, got, source).
+    pub mistakes: Vec<(String, String, String, String, Source)>,
+}
+
+/// Margins the evaluation reports accuracy for.
+const SWEEP: [f32; 9] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, f32::INFINITY];
+
+/// Runs every case through the model, the rule and the combination.
+pub fn evaluate<M: LanguageModel>(
+    model: &mut M,
+    cases: &[Case],
+    margin: f32,
+) -> Result<Evaluation, ModelError> {
+    let bias = calibrate(model)?;
+    let (mut by_model, mut by_rule, mut combined, mut confident, mut confident_right) =
+        (0, 0, 0, 0, 0);
+    let mut mistakes = Vec::new();
+    let mut sweep = vec![0usize; SWEEP.len()];
+    for case in cases {
+        let facts = case.facts();
+        let skip = skip_reason(&case.instruction, &facts).is_some();
+        let (model_role, confidence) = ask_model(model, &case.instruction, &facts, bias)?;
+        for (right, m) in sweep.iter_mut().zip(SWEEP) {
+            let d = combine(&case.instruction, Some((model_role, confidence)), m);
+            *right += usize::from((if skip { "skip" } else { label(d.role) }) == case.expected);
+        }
+        let model_label = if skip { "skip" } else { model_role.name() };
+        let rule_label = if skip {
+            "skip"
+        } else {
+            keywords::role(&case.instruction).0.name()
+        };
+        let decision = if skip {
+            out_of_scope(String::new())
+        } else {
+            combine(&case.instruction, Some((model_role, confidence)), margin)
+        };
+        by_model += usize::from(model_label == case.expected);
+        by_rule += usize::from(rule_label == case.expected);
+        if !skip && confidence >= margin {
+            confident += 1;
+            confident_right += usize::from(model_label == case.expected);
+        }
+        if label(decision.role) == case.expected {
+            combined += 1;
+        } else {
+            mistakes.push((
+                case.instruction.clone(),
+                case.path.clone(),
+                case.expected.clone(),
+                label(decision.role).to_owned(),
+                decision.source,
+            ));
+        }
+    }
+    let n = cases.len().max(1) as f64;
+    Ok(Evaluation {
+        cases: cases.len(),
+        model_accuracy: by_model as f64 / n,
+        rule_accuracy: by_rule as f64 / n,
+        combined_accuracy: combined as f64 / n,
+        margin,
+        model_confident: confident,
+        model_confident_right: confident_right,
+        margin_sweep: SWEEP
+            .iter()
+            .zip(sweep)
+            .map(|(m, r)| (*m, r as f64 / n))
+            .collect(),
+        mistakes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clauses_split_requests_but_not_lists_of_names() {
+        assert_eq!(
+            clauses("make `a` faster and add a docstring to `b`; rename `c` and `d`."),
+            vec![
+                "make `a` faster",
+                "add a docstring to `b`",
+                "rename `c` and `d`"
+            ]
+        );
+        assert_eq!(clauses("add tests"), vec!["add tests"]);
+    }
+
+    #[test]
+    fn focus_keeps_the_clauses_a_file_concerns() {
+        let i = "make `find_dupes` linear; add a docstring to `report`";
+        let known = vec!["find_dupes".to_owned(), "report".to_owned()];
+        assert_eq!(
+            focus(i, "def report(): pass", &known),
+            "add a docstring to `report`"
+        );
+        assert_eq!(
+            focus(i, "def find_dupes(): pass", &known),
+            "make `find_dupes` linear"
+        );
+        assert_eq!(focus(i, "report(find_dupes())", &known), i);
+        assert_eq!(focus("add logging", "x", &known), "add logging");
+        // `slugify` exists nowhere yet: its clause concerns every file.
+        let j = "make `find_dupes` linear; add a `slugify` helper";
+        assert_eq!(
+            focus(j, "def other(): pass", &known[..1]),
+            "add a `slugify` helper"
+        );
+    }
+
+    #[test]
+    fn backticked_names_are_found_once_each() {
+        assert_eq!(
+            backticked("rename `a` to `b_c`, keep `a`; not ``"),
+            vec!["a".to_owned(), "b_c".to_owned()]
+        );
+        assert!(backticked("no names here").is_empty());
+    }
+
+    #[test]
+    fn symbols_are_found_at_line_starts() {
+        let src = "pub fn alpha() {}\nstruct Beta;\ndef gamma(x):\n    def inner(): pass\nx = fn_call()\nexport function delta() {}\n";
+        assert_eq!(
+            symbols(src),
+            vec!["alpha", "Beta", "gamma", "inner", "delta"]
+        );
+    }
+
+    #[test]
+    fn file_without_named_identifiers_is_skipped() {
+        let facts = FileFacts::gather("rename `foo` to `bar`", "a.py", "def baz(): pass\n");
+        let reason = skip_reason("rename `foo` to `bar`", &facts).unwrap();
+        assert!(reason.contains("`foo`"), "{reason}");
+        let facts = FileFacts::gather("rename `foo` to `bar`", "a.py", "def foo(): pass\n");
+        assert_eq!(skip_reason("rename `foo` to `bar`", &facts), None);
+    }
+
+    #[test]
+    fn language_scope_skips_other_languages() {
+        let i = "add type hints to the Python files";
+        let md = FileFacts::gather(i, "README.md", "");
+        assert!(skip_reason(i, &md).is_some());
+        let py = FileFacts::gather(i, "app/x.py", "");
+        assert_eq!(skip_reason(i, &py), None);
+        // A language word alone is not a restriction.
+        let j = "explain the go statement";
+        assert_eq!(skip_reason(j, &FileFacts::gather(j, "a.rs", "")), None);
+    }
+
+    #[test]
+    fn rule_prefers_editing_phrases_over_algorithm_words() {
+        assert_eq!(
+            keywords::role("add a docstring to binary_search").0,
+            Role::Coder
+        );
+        assert_eq!(
+            keywords::role("replace the bubble sort with merge sort").0,
+            Role::Algorithm
+        );
+        assert_eq!(keywords::role("change the default port").0, Role::Coder);
+    }
+
+    fn cand(rel: &str, content: &str) -> Candidate {
+        Candidate {
+            path: rel.into(),
+            rel: rel.to_owned(),
+            content: content.to_owned(),
+            mode: 0o100644,
+            explicit: false,
+        }
+    }
+
+    #[test]
+    fn confident_model_decides_and_unsure_model_defers_to_the_keywords() {
+        let (_dir, mut lc, backend, _) = crate::scripted::lifecycle([50, 400, 400], 5000);
+        backend.label("tidy", "algorithm", -0.1);
+        backend.label("tidy", "coder", -4.0);
+        backend.label("sort", "algorithm", -1.0);
+        backend.label("sort", "coder", -1.2);
+        let mut router = Router::new(DEFAULT_MARGIN);
+        let files = [cand("a.py", "")];
+        let silent = crate::event::Silent;
+        let d = &router.route_batch(&mut lc, "tidy the module", None, &files, &silent)[0];
+        assert_eq!(
+            (d.decision.role, d.decision.source),
+            (Some(Role::Algorithm), Source::Model)
+        );
+        let i = "make the sort stable, add a docstring";
+        let d = &router.route_batch(&mut lc, i, None, &files, &silent)[0];
+        assert_eq!(
+            (d.decision.role, d.decision.source),
+            (Some(Role::Coder), Source::Keywords)
+        );
+        // Calibrated once for the run, however many batches.
+        assert_eq!(backend.loads().len(), 1);
+        assert_eq!(router.warning(), None);
+    }
+
+    #[test]
+    fn keywords_alone_score_well_on_the_labelled_cases() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/router_cases.json");
+        let cases: Vec<Case> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert!(cases.len() >= 60);
+        let right = cases
+            .iter()
+            .filter(|c| {
+                let d = match skip_reason(&c.instruction, &c.facts()) {
+                    Some(reason) => out_of_scope(reason),
+                    None => combine(&c.instruction, None, 0.0),
+                };
+                label(d.role) == c.expected
+            })
+            .count();
+        let accuracy = right as f64 / cases.len() as f64;
+        assert!(accuracy >= 0.8, "keyword accuracy {accuracy:.2}");
+    }
+}

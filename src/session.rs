@@ -1,0 +1,422 @@
+//! A session owns one run of codey: a [`Plan`] in, a [`RunResult`] out.
+//!
+//! It scans once, carries out the plan's jobs in order (an instruction, or the rules of
+//! `.codey.json`), each on the previous job's output, through the engine, and keeps every
+//! file's state (`original`, `current`, mode) so that rule chaining is explicit. The result
+//! offers the final changes, their patch, [`RunResult::apply`] for `--write`/`--commit`, and
+//! the exit status computed from typed per-file outcomes. It never prints: the binary renders
+//! the result.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::Role;
+use crate::edit;
+use crate::engine::{self, EditRequest, Outcome, Report};
+use crate::event::Progress;
+use crate::git;
+use crate::kvcache::{self, KvCache};
+use crate::lifecycle::Lifecycle;
+use crate::model::Backend;
+use crate::output::{self, Base, Change, OutputError, Refusal, Target, WriteOptions, Written};
+use crate::router::Router;
+use crate::rules::{self, PathFilter, RulesError};
+use crate::scan::{self, Candidate, ScanError, ScanOptions};
+
+/// The version of the JSON report's shape; raised when a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// One instruction to carry out: the command line's, or a rule's.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The rule of `.codey.json` this job comes from.
+    pub rule: Option<String>,
+    pub instruction: String,
+    /// The editor the rule asks for, if any.
+    pub role: Option<Role>,
+    /// The rule's paths; None selects every scanned file.
+    pub filter: Option<PathFilter>,
+}
+
+impl Job {
+    /// A job for an instruction given on the command line.
+    pub fn instruction(text: impl Into<String>) -> Job {
+        Job {
+            rule: None,
+            instruction: text.into(),
+            role: None,
+            filter: None,
+        }
+    }
+
+    /// A job for a rule of `.codey.json` (its globs were validated when the file was loaded).
+    pub fn from_rule(rule: &rules::Rule) -> Result<Job, SessionError> {
+        Ok(Job {
+            rule: Some(rule.name.clone()),
+            instruction: rule.instruction.clone(),
+            role: rule.role.map(Role::from),
+            filter: Some(PathFilter::new(&rule.paths).map_err(SessionError::Filter)?),
+        })
+    }
+
+    /// The jobs of every rule of the repository's `.codey.json`, in order.
+    pub fn all_rules(root: &Path) -> Result<Vec<Job>, SessionError> {
+        rules::load(root)?
+            .rules
+            .iter()
+            .map(Job::from_rule)
+            .collect()
+    }
+
+    /// The job of the rule called `name`.
+    pub fn rule(root: &Path, name: &str) -> Result<Job, SessionError> {
+        let file = rules::load(root)?;
+        Job::from_rule(file.get(name, &root.join(rules::FILE_NAME))?)
+    }
+
+    fn selects(&self, path: &str) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.matches(path))
+    }
+}
+
+/// Where the run's changes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Print the patch (the default).
+    Patch,
+    /// Write the edits into the worktree.
+    Write { allow_dirty: bool },
+    /// Commit the edits.
+    Commit(Target),
+}
+
+/// Everything a run needs to know besides the models.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub jobs: Vec<Job>,
+    pub scan: ScanOptions,
+    /// Edit the staged content of staged files (`--staged`).
+    pub staged: bool,
+    pub mode: Mode,
+    /// Edits due are a finding (exit 1): `--check` and `codey check`.
+    pub check: bool,
+    /// `--role`: this editor for every file of every job.
+    pub role: Option<Role>,
+    pub router_margin: f32,
+    pub speculate: bool,
+    /// Use the on-disk KV cache (its size comes from the config's `kv_cache_mb`).
+    pub kv_cache: bool,
+}
+
+/// Why a run could not start or finish. None of these is about one file: per-file problems
+/// are outcomes and refusals in the result. Retrying does not help until the cause is fixed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error("invalid rule paths: {0}")]
+    Filter(String),
+    #[error("--staged needs a git repository; {0} is not inside one")]
+    NotARepo(PathBuf),
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+/// How the run ends, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExitStatus {
+    /// Nothing to change, or the changes were printed, written or committed (exit 0).
+    Clean,
+    /// Edits are due in check mode (exit 1).
+    EditsDue,
+    /// A file failed, was refused, or its edit was flagged (exit 2).
+    Failed,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Clean => 0,
+            ExitStatus::EditsDue => 1,
+            ExitStatus::Failed => 2,
+        }
+    }
+}
+
+/// One file's state across the jobs of a run.
+#[derive(Debug, Clone)]
+struct FileState {
+    /// What codey read: the worktree file, or the staged blob under `--staged`.
+    original: String,
+    /// What the jobs so far made of it.
+    current: String,
+    mode: u32,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub schema_version: u32,
+    /// One report per job, in order.
+    pub reports: Vec<Report>,
+    /// The final change of every edited file, sorted by path (not in the JSON: the patch is).
+    #[serde(skip)]
+    pub changes: Vec<Change>,
+    pub patch: String,
+    /// What `apply` wrote or committed; None before it ran, and in patch mode.
+    pub written: Option<Written>,
+    #[serde(skip)]
+    check: bool,
+    #[serde(skip)]
+    mode: Mode,
+    #[serde(skip)]
+    root: PathBuf,
+    #[serde(skip)]
+    base: Base,
+    #[serde(skip)]
+    message: String,
+}
+
+/// Runs the plan's jobs over the files it selects, in `cwd`, inside the repository (or
+/// directory) `root`. Nothing is written: see [`RunResult::apply`].
+pub fn run<B: Backend>(
+    lifecycle: &mut Lifecycle<B>,
+    plan: &Plan,
+    cwd: &Path,
+    root: &Path,
+    progress: &dyn Progress,
+) -> Result<RunResult, SessionError> {
+    let scanned = if plan.staged {
+        let repo = git::discover(cwd).ok_or_else(|| SessionError::NotARepo(cwd.to_owned()))?;
+        scan::from_index(root, cwd, &plan.scan, git::staged(&repo)?)?
+    } else {
+        scan::scan(root, cwd, &plan.scan)?
+    };
+    let kv_mb = lifecycle.config().kv_cache_mb;
+    let kv_cache = (plan.kv_cache && kv_mb > 0)
+        .then(kvcache::default_dir)
+        .flatten()
+        .map(|dir| KvCache::new(dir, kv_mb));
+    let mut router = Router::new(plan.router_margin);
+    let mut states: BTreeMap<String, FileState> = scanned
+        .files
+        .iter()
+        .map(|c| {
+            let state = FileState {
+                original: c.content.clone(),
+                current: c.content.clone(),
+                mode: c.mode,
+            };
+            (c.rel.clone(), state)
+        })
+        .collect();
+    let mut reports = Vec::with_capacity(plan.jobs.len());
+    for job in &plan.jobs {
+        let files = job_files(job, &scanned.files, &states);
+        let skipped: Vec<_> = scanned
+            .skipped
+            .iter()
+            .filter(|(path, _)| job.selects(path))
+            .cloned()
+            .collect();
+        let request = EditRequest {
+            instruction: job.instruction.clone(),
+            role: plan.role.or(job.role),
+            speculate: plan.speculate,
+            kv_cache: kv_cache.clone(),
+        };
+        let mut report = engine::run(lifecycle, &mut router, &request, files, &skipped, progress);
+        report.rule.clone_from(&job.rule);
+        for f in &report.files {
+            if let (Outcome::Changed { new_content, .. }, Some(state)) =
+                (&f.outcome, states.get_mut(&f.path))
+            {
+                state.current.clone_from(new_content);
+            }
+        }
+        reports.push(report);
+    }
+    let changes = final_changes(states);
+    Ok(RunResult {
+        schema_version: SCHEMA_VERSION,
+        patch: output::patch(&changes),
+        reports,
+        changes,
+        written: None,
+        check: plan.check,
+        mode: plan.mode.clone(),
+        root: root.to_owned(),
+        base: if plan.staged {
+            Base::Index
+        } else {
+            Base::Worktree
+        },
+        message: commit_message(&plan.jobs),
+    })
+}
+
+/// The candidates a job edits, each with what the jobs before it left.
+fn job_files(
+    job: &Job,
+    scanned: &[Candidate],
+    states: &BTreeMap<String, FileState>,
+) -> Vec<Candidate> {
+    scanned
+        .iter()
+        .filter(|c| job.selects(&c.rel))
+        .map(|c| {
+            let mut c = c.clone();
+            if let Some(state) = states.get(&c.rel) {
+                c.content.clone_from(&state.current);
+            }
+            c
+        })
+        .collect()
+}
+
+/// Every file whose content the jobs changed, with the hidden characters its whole edit adds.
+/// Jobs that cancel each other out leave no change.
+fn final_changes(states: BTreeMap<String, FileState>) -> Vec<Change> {
+    states
+        .into_iter()
+        .filter(|(_, s)| s.current != s.original)
+        .map(|(path, s)| Change {
+            flags: edit::hidden_characters(&s.original, &s.current),
+            path,
+            original: s.original,
+            new_content: s.current,
+            mode: s.mode,
+        })
+        .collect()
+}
+
+/// The commit message for the jobs carried out: a short subject and every instruction in full.
+fn commit_message(jobs: &[Job]) -> String {
+    let instructions: Vec<(Option<&str>, &str)> = jobs
+        .iter()
+        .map(|j| (j.rule.as_deref(), j.instruction.as_str()))
+        .collect();
+    output::commit_message(&instructions)
+}
+
+impl RunResult {
+    /// Writes or commits the changes as the plan's mode says (nothing in patch mode). Files
+    /// that may not be written are refused one by one; an error here is about the repository
+    /// as a whole (no HEAD, HEAD moved, an invalid branch).
+    pub fn apply(&mut self) -> Result<(), SessionError> {
+        self.written = match &self.mode {
+            Mode::Patch => None,
+            Mode::Write { allow_dirty } => Some(output::write_worktree(
+                &self.root,
+                &self.changes,
+                WriteOptions {
+                    base: self.base,
+                    allow_dirty: *allow_dirty,
+                },
+            )),
+            Mode::Commit(target) => Some(output::commit(
+                &self.root,
+                &self.changes,
+                &self.message,
+                target,
+            )?),
+        };
+        Ok(())
+    }
+
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    /// Files that failed: failed outcomes, flagged edits, and refused writes (a flagged edit
+    /// that was also refused counts once).
+    pub fn failures(&self) -> usize {
+        let failed: usize = self.reports.iter().map(|r| r.count("failed")).sum();
+        let flagged = self.flagged().count();
+        let refused = self.written.as_ref().map_or(0, |w| {
+            w.refused
+                .iter()
+                .filter(|r| !matches!(r.refusal, Refusal::Flagged(_)))
+                .count()
+        });
+        failed + flagged + refused
+    }
+
+    /// Changes whose added lines hold invisible or bidirectional control characters.
+    pub fn flagged(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| !c.flags.is_empty())
+    }
+
+    /// 2 when anything failed, 1 when the check found edits, else 0.
+    pub fn exit_status(&self) -> ExitStatus {
+        if self.failures() > 0 {
+            ExitStatus::Failed
+        } else if self.check && !self.changes.is_empty() {
+            ExitStatus::EditsDue
+        } else {
+            ExitStatus::Clean
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_chain_and_edits_that_cancel_out_are_dropped() {
+        let state = |original: &str, current: &str| FileState {
+            original: original.to_owned(),
+            current: current.to_owned(),
+            mode: 0o100644,
+        };
+        let states = BTreeMap::from([
+            ("a.py".to_owned(), state("a\n", "c\n")),
+            ("z.py".to_owned(), state("1\n", "1\n")),
+            ("h.py".to_owned(), state("x\n", "x\u{202E}\n")),
+        ]);
+        let changes = final_changes(states);
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, vec!["a.py", "h.py"]);
+        assert!(changes[0].flags.is_empty());
+        assert_eq!(
+            changes[1].flags,
+            vec!["line 1: U+202E RIGHT-TO-LEFT OVERRIDE"]
+        );
+        assert_eq!(
+            output::patch(&changes[..1]),
+            "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-a\n+c\n"
+        );
+    }
+
+    #[test]
+    fn a_later_job_sees_what_an_earlier_one_left() {
+        let scanned = vec![Candidate {
+            path: "a.py".into(),
+            rel: "a.py".to_owned(),
+            content: "old\n".to_owned(),
+            mode: 0o100644,
+            explicit: false,
+        }];
+        let mut states = BTreeMap::new();
+        states.insert(
+            "a.py".to_owned(),
+            FileState {
+                original: "old\n".to_owned(),
+                current: "new\n".to_owned(),
+                mode: 0o100644,
+            },
+        );
+        let mut job = Job::instruction("x");
+        assert_eq!(job_files(&job, &scanned, &states)[0].content, "new\n");
+        job.filter = Some(PathFilter::new(&["*.rs".to_owned()]).unwrap());
+        assert!(job_files(&job, &scanned, &states).is_empty());
+    }
+}
