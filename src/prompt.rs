@@ -13,6 +13,11 @@ pub const WHOLE_FILE_MAX_LINES: usize = 120;
 
 // A concrete example rather than placeholder text: the 0.5B coder copied placeholder lines
 // ("lines copied exactly from the file") into its SEARCH blocks.
+//
+// The format deliberately does not offer a NO_CHANGE answer (the parser still accepts one):
+// offered it, in two phrasings, the 0.5B coder answered NO_CHANGE for a function that plainly
+// lacked the docstring it was asked to add. Whether anything is due is decided before the
+// editor is asked (`router::already_done`), from exact facts.
 const FORMAT: &str = "\
 Answer with one or more SEARCH/REPLACE blocks and nothing else. For example, to rename `total` \
 to `subtotal` in a file containing the line `    total = price * count`, answer:

@@ -126,6 +126,52 @@ pub enum SessionError {
     Git(#[from] git::GitError),
     #[error(transparent)]
     Output(#[from] OutputError),
+    #[error("the instruction is empty: say what to change (or use --rule NAME)")]
+    EmptyInstruction,
+    #[error(
+        "the instruction is {bytes} bytes, at least {tokens} tokens: with a file and \
+         {answer} tokens for the answer it cannot fit the {context}-token context of the \
+         {role} model (shorten it, or raise models.{role}.context_size)"
+    )]
+    InstructionTooLong {
+        bytes: usize,
+        tokens: usize,
+        answer: usize,
+        context: u32,
+        role: Role,
+    },
+}
+
+/// Rejects an instruction that cannot lead to a sound edit before any model loads: an empty
+/// one, or one that leaves no room for a file and an answer in the smallest editor context.
+/// A token holds at most about four bytes of text, so `bytes / 4` tokens is a floor.
+fn validate(job: &Job, role: Option<Role>, config: &crate::config::Config) -> Result<(), SessionError> {
+    if job.instruction.trim().is_empty() {
+        return Err(SessionError::EmptyInstruction);
+    }
+    let roles: &[Role] = match role.or(job.role) {
+        Some(role) => &[role],
+        None => &[Role::Coder, Role::Algorithm],
+    };
+    let Some((role, context)) = roles
+        .iter()
+        .map(|r| (*r, config.models.get(*r).context_size))
+        .min_by_key(|(_, c)| *c)
+    else {
+        return Ok(());
+    };
+    let bytes = job.instruction.len();
+    let tokens = bytes / 4;
+    if tokens + engine::MIN_ANSWER_TOKENS >= context as usize {
+        return Err(SessionError::InstructionTooLong {
+            bytes,
+            tokens,
+            answer: engine::MIN_ANSWER_TOKENS,
+            context,
+            role,
+        });
+    }
+    Ok(())
 }
 
 /// How the run ends, for the exit code.
@@ -193,6 +239,9 @@ pub fn run<B: Backend>(
     root: &Path,
     progress: &dyn Progress,
 ) -> Result<RunResult, SessionError> {
+    for job in &plan.jobs {
+        validate(job, plan.role, lifecycle.config())?;
+    }
     let scanned = if plan.staged {
         let repo = git::discover(cwd).ok_or_else(|| SessionError::NotARepo(cwd.to_owned()))?;
         scan::from_index(root, cwd, &plan.scan, git::staged(&repo)?)?
@@ -394,6 +443,19 @@ mod tests {
             output::patch(&changes[..1]),
             "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-a\n+c\n"
         );
+    }
+
+    #[test]
+    fn empty_and_oversized_instructions_are_refused_before_any_model() {
+        let config = crate::config::Config::default();
+        let err = validate(&Job::instruction(" \n\t"), None, &config).unwrap_err();
+        assert!(matches!(err, SessionError::EmptyInstruction), "{err}");
+        let huge = Job::instruction("x".repeat(1 << 20));
+        let err = validate(&huge, None, &config).unwrap_err().to_string();
+        assert!(err.contains("1048576 bytes"), "{err}");
+        // The message names the size, never the instruction itself.
+        assert!(err.len() < 400, "{err}");
+        assert!(validate(&Job::instruction("add docs"), None, &config).is_ok());
     }
 
     #[test]

@@ -116,9 +116,85 @@ const LANGUAGES: &[(&str, &[&str])] = &[
     ("markdown", &["md", "markdown"]),
 ];
 
-/// Nouns that make a language word a restriction ("the Python files", "C sources").
+/// Nouns that make a language word a restriction ("the Python files", "C sources", "every
+/// Python function", "the Rust tests").
 const SCOPE_NOUNS: &[&str] = &[
-    "files", "file", "sources", "source", "code", "scripts", "modules", "docs",
+    "files",
+    "file",
+    "sources",
+    "source",
+    "code",
+    "scripts",
+    "script",
+    "modules",
+    "module",
+    "docs",
+    "function",
+    "functions",
+    "class",
+    "classes",
+    "method",
+    "methods",
+    "test",
+    "tests",
+    "type",
+    "types",
+    "docstring",
+    "docstrings",
+    "imports",
+    "struct",
+    "structs",
+    "package",
+    "packages",
+];
+
+/// Words that make an instruction about code constructs, which prose and data files lack.
+const CODE_WORDS: &[&str] = &[
+    "function",
+    "method",
+    "class",
+    "docstring",
+    "type hint",
+    "type annotation",
+    "import",
+    "variable",
+    "struct",
+    "parameter",
+    "argument",
+    "return type",
+    "exception",
+    "unit test",
+    "loop",
+    "algorithm",
+    "complexity",
+];
+
+/// Words that make an instruction concern prose or data too, whatever else it says.
+const PROSE_WORDS: &[&str] = &[
+    "readme",
+    "documentation",
+    "docs",
+    "markdown",
+    "text",
+    "typo",
+    "spelling",
+    "wording",
+    "changelog",
+    "license",
+    "translate",
+    "prose",
+    "config",
+    "json",
+    "yaml",
+    "toml",
+    "every file",
+    "all files",
+];
+
+/// Extensions of prose and data files: no functions, classes or imports to edit.
+const PROSE_EXTENSIONS: &[&str] = &[
+    "md", "markdown", "txt", "rst", "adoc", "org", "json", "yaml", "yml", "toml", "csv", "tsv",
+    "lock", "ini", "cfg", "svg",
 ];
 
 /// The extensions the instruction restricts itself to, if it names a language scope.
@@ -192,7 +268,10 @@ pub fn focus(instruction: &str, content: &str, known: &[String]) -> String {
     }
 }
 
-/// Deterministic reasons a file needs no change.
+/// Deterministic reasons a file is outside what the instruction concerns: it mentions none of
+/// the names the instruction gives, it is in another language than the one the instruction
+/// names ("every Python function"), or the instruction is about code constructs and the file
+/// is prose or data that mentions none of its names.
 pub fn skip_reason(instruction: &str, facts: &FileFacts) -> Option<String> {
     if !facts.mentions.is_empty() && facts.mentions.iter().all(|(_, found)| !found) {
         let names: Vec<String> = facts
@@ -203,7 +282,69 @@ pub fn skip_reason(instruction: &str, facts: &FileFacts) -> Option<String> {
         return Some(format!("does not mention {}", names.join(" or ")));
     }
     let ext = facts.path.rsplit_once('.').map(|(_, e)| e.to_lowercase())?;
-    let exts = language_scope(instruction)?;
-    (!exts.contains(&ext.as_str()))
-        .then(|| format!("the instruction is limited to {} files", exts.join("/")))
+    if let Some(exts) = language_scope(instruction) {
+        return (!exts.contains(&ext.as_str()))
+            .then(|| format!("the instruction is limited to {} files", exts.join("/")));
+    }
+    let mentioned = facts.mentions.iter().any(|(_, found)| *found);
+    (!mentioned && PROSE_EXTENSIONS.contains(&ext.as_str()) && about_code_only(instruction))
+        .then(|| format!("the instruction is about code and a .{ext} file has none"))
+}
+
+/// Whether the instruction names code constructs and nothing that prose or data files hold.
+fn about_code_only(instruction: &str) -> bool {
+    let lower = instruction.to_lowercase();
+    CODE_WORDS.iter().any(|w| lower.contains(w)) && !PROSE_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// The renames an instruction asks for, as (old, new) pairs: every clause must be one
+/// ("rename `x` to `count`", "rename the function `a` to `b` and `c` to `d`"), else none.
+pub fn renames(instruction: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for clause in clauses(instruction) {
+        let lower = clause.to_lowercase();
+        if !lower.contains("rename") {
+            return Vec::new();
+        }
+        let names = backticked(&clause);
+        if names.len() < 2 || names.len() % 2 == 1 {
+            return Vec::new();
+        }
+        for pair in names.chunks(2) {
+            // The words between the two names must say which way the rename goes.
+            let between = clause
+                .split_once(&format!("`{}`", pair[0]))
+                .and_then(|(_, rest)| rest.split_once(&format!("`{}`", pair[1])))
+                .map(|(mid, _)| mid.to_lowercase());
+            if !between.is_some_and(|m| m.contains(" to ") || m.contains("->") || m.contains('→')) {
+                return Vec::new();
+            }
+            pairs.push((pair[0].clone(), pair[1].clone()));
+        }
+    }
+    pairs
+}
+
+/// Whether `name` occurs in `content` as a whole identifier (not inside a longer one).
+pub fn has_identifier(content: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    content.match_indices(name).any(|(i, _)| {
+        let before = content[..i].chars().next_back();
+        let after = content[i + name.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+/// Why an instruction asks for nothing in this file any more, decided from exact facts: a
+/// rename whose old names no longer occur (the hook ran it already). None: a change may be due.
+pub fn already_done(instruction: &str, content: &str) -> Option<String> {
+    let pairs = renames(instruction);
+    if pairs.is_empty() || pairs.iter().any(|(old, _)| has_identifier(content, old)) {
+        return None;
+    }
+    let olds: Vec<String> = pairs.iter().map(|(old, _)| format!("`{old}`")).collect();
+    Some(format!(
+        "nothing due: {} no longer occurs (already renamed)",
+        olds.join(", ")
+    ))
 }

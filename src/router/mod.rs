@@ -20,7 +20,10 @@ use crate::scan::Candidate;
 mod facts;
 pub mod keywords;
 
-pub use facts::{backticked, clauses, focus, skip_reason, symbols, FileFacts, MAX_SYMBOLS};
+pub use facts::{
+    already_done, backticked, clauses, focus, has_identifier, renames, skip_reason, symbols,
+    FileFacts, MAX_SYMBOLS,
+};
 
 /// Below this log-probability margin between the (calibrated) labels the model is "unsure".
 /// Chosen with `codey eval-router` on fixtures/router_cases.json: for SmolLM2-135M, smaller
@@ -35,6 +38,8 @@ pub enum Source {
     Override,
     /// The scope check: the file is outside what the instruction concerns.
     Scope,
+    /// The due check: the file already satisfies the instruction.
+    Due,
     /// The router model, confidently.
     Model,
     /// The keyword table, because the model was unsure or unavailable.
@@ -47,6 +52,7 @@ impl Source {
         match self {
             Source::Override => "override",
             Source::Scope => "scope",
+            Source::Due => "due",
             Source::Model => "model",
             Source::Keywords => "keywords",
         }
@@ -252,14 +258,24 @@ impl Router {
         known: &[String],
     ) -> Route {
         let mut facts = FileFacts::gather(instruction, &cand.rel, &cand.content);
-        // Files named on the command line are never out of scope by their mentions.
-        facts
-            .mentions
-            .retain(|(name, _)| known.contains(name) && !cand.explicit);
+        facts.mentions.retain(|(name, _)| known.contains(name));
         // Route (and later edit) on the part of the task that concerns this file.
         let focus = focus(instruction, &cand.content, known);
-        let decision = match (role, skip_reason(instruction, &facts)) {
-            (_, Some(reason)) => out_of_scope(reason),
+        // Files named on the command line are always in scope; whether anything is due there
+        // is still checked.
+        let scope = (!cand.explicit)
+            .then(|| skip_reason(instruction, &facts))
+            .flatten()
+            .map(out_of_scope);
+        let due = || {
+            already_done(&focus, &cand.content).map(|reason| Decision {
+                role: None,
+                source: Source::Due,
+                reason,
+            })
+        };
+        let decision = match (role, scope.or_else(due)) {
+            (_, Some(skip)) => skip,
             (Some(role), None) => Decision {
                 role: Some(role),
                 source: Source::Override,
@@ -488,6 +504,44 @@ mod tests {
         assert!(reason.contains("`foo`"), "{reason}");
         let facts = FileFacts::gather("rename `foo` to `bar`", "a.py", "def foo(): pass\n");
         assert_eq!(skip_reason("rename `foo` to `bar`", &facts), None);
+    }
+
+    #[test]
+    fn renames_are_read_from_every_clause_or_not_at_all() {
+        assert_eq!(
+            renames("rename the variable `x` to `count`"),
+            vec![("x".to_owned(), "count".to_owned())]
+        );
+        assert_eq!(renames("rename `a` to `b` and `c` to `d`").len(), 2);
+        // A clause that is not a rename makes the instruction more than a rename.
+        assert!(renames("rename `a` to `b`; add a docstring to `b`").is_empty());
+        assert!(renames("make `a` faster").is_empty());
+    }
+
+    #[test]
+    fn a_rename_whose_old_name_is_gone_is_not_due() {
+        let i = "rename the variable `x` to `count`";
+        assert!(already_done(i, "count = count + y\n").is_some());
+        // `x` inside a longer identifier does not count; `x` on its own does.
+        assert!(already_done(i, "max_x = xs\n").is_some());
+        assert_eq!(already_done(i, "x = x + y\n"), None);
+        assert_eq!(already_done("add docs", "x = 1\n"), None);
+    }
+
+    #[test]
+    fn code_instructions_skip_prose_and_data_files() {
+        let i = "Add a one-line docstring to every Python function";
+        let txt = FileFacts::gather(i, "NOTES.txt", "remember the milk\n");
+        assert!(skip_reason(i, &txt).is_some());
+        let j = "add type hints to the public functions";
+        assert!(skip_reason(j, &FileFacts::gather(j, "notes.md", "")).is_some());
+        assert_eq!(skip_reason(j, &FileFacts::gather(j, "a.py", "")), None);
+        // Prose is in scope when the instruction concerns it, or mentions what the file holds.
+        let k = "fix the typos in the docs and the function names";
+        assert_eq!(skip_reason(k, &FileFacts::gather(k, "notes.md", "")), None);
+        let r = "rename the function `foo` to `bar`";
+        let md = FileFacts::gather(r, "README.md", "call `foo()`\n");
+        assert_eq!(skip_reason(r, &md), None);
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub enum Skip {
     Scan(SkipReason),
     /// The router found it outside the instruction's scope.
     Scope(String),
+    /// The file already satisfies the instruction: no change is due.
+    NotDue(String),
 }
 
 impl Skip {
@@ -117,6 +119,7 @@ impl Skip {
             Skip::Scan(SkipReason::NotUtf8) => "not-utf8",
             Skip::Scan(SkipReason::Unreadable { .. }) => "unreadable",
             Skip::Scope(_) => "out-of-scope",
+            Skip::NotDue(_) => "not-due",
         }
     }
 }
@@ -125,7 +128,7 @@ impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Skip::Scan(reason) => reason.fmt(f),
-            Skip::Scope(reason) => f.write_str(reason),
+            Skip::Scope(reason) | Skip::NotDue(reason) => f.write_str(reason),
         }
     }
 }
@@ -317,8 +320,11 @@ pub fn run<B: Backend>(
             Some(role) => work.push((role, cand, route)),
             None => {
                 let reason = route.decision.reason.clone();
-                let r = FileReport::new(&cand.rel, Outcome::Skipped(Skip::Scope(reason)))
-                    .routed(route.decision);
+                let skip = match route.decision.source {
+                    Source::Due => Skip::NotDue(reason),
+                    _ => Skip::Scope(reason),
+                };
+                let r = FileReport::new(&cand.rel, Outcome::Skipped(skip)).routed(route.decision);
                 done(progress, &r);
                 reports.push(r);
             }
@@ -619,328 +625,4 @@ fn match_name(m: MatchKind) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::Silent;
-    use crate::scripted::Scripted;
-
-    fn lifecycle(
-        sizes: [u64; 3],
-        budget_mb: u64,
-    ) -> (tempfile::TempDir, Lifecycle<Scripted>, Scripted) {
-        let (dir, lc, backend, _) = crate::scripted::lifecycle(sizes, budget_mb);
-        (dir, lc, backend)
-    }
-
-    fn cand(rel: &str, content: &str) -> Candidate {
-        Candidate {
-            path: rel.into(),
-            rel: rel.to_owned(),
-            content: content.to_owned(),
-            mode: 0o100644,
-            explicit: false,
-        }
-    }
-
-    fn request(instruction: &str) -> EditRequest {
-        EditRequest {
-            instruction: instruction.to_owned(),
-            role: None,
-            speculate: true,
-            kv_cache: None,
-        }
-    }
-
-    const BLOCK: &str = "<<<<<<< SEARCH\ndef old():\n=======\ndef new():\n>>>>>>> REPLACE\n";
-
-    #[test]
-    fn batch_needing_both_editors_loads_each_once_within_a_tight_budget() {
-        // Budget holds the router and one editor at a time.
-        let (_d, mut lc, backend) = lifecycle([50, 400, 400], 900);
-        // Interleave files so a naive loop would thrash between the editors.
-        let files = vec![
-            cand("a_fast.py", "def old():\n    pass\n"),
-            cand("b_doc.py", "def old():\n    pass\n"),
-            cand("c_fast.py", "def old():\n    pass\n"),
-            cand("d_doc.py", "def old():\n    pass\n"),
-        ];
-        backend.label("_fast", "algorithm", -0.1);
-        backend.label("_fast", "coder", -5.0);
-        backend.label("_doc", "coder", -0.1);
-        backend.label("_doc", "algorithm", -5.0);
-        backend.answer("def old", BLOCK);
-        let report = run(
-            &mut lc,
-            &mut Router::new(router::DEFAULT_MARGIN),
-            &request("tidy `old`"),
-            files,
-            &[],
-            &Silent,
-        );
-        assert_eq!(report.count("changed"), 4);
-        let roles: Vec<Option<Role>> = report.files.iter().map(|f| f.role).collect();
-        assert_eq!(
-            roles,
-            vec![
-                Some(Role::Algorithm),
-                Some(Role::Coder),
-                Some(Role::Algorithm),
-                Some(Role::Coder)
-            ]
-        );
-        let stats = &report.models.roles;
-        assert_eq!(
-            (stats[&Role::Coder].loads, stats[&Role::Algorithm].loads),
-            (1, 1)
-        );
-        assert_eq!(stats[&Role::Router].loads, 1);
-        // Router, coder, then algorithm (evicting the coder): three loads in all.
-        assert_eq!(backend.loads().len(), 3);
-    }
-
-    #[test]
-    fn a_failing_file_does_not_stop_the_batch() {
-        let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
-        backend.answer(
-            "bad.py",
-            "<<<<<<< SEARCH\nnot in the file\n=======\nx\n>>>>>>> REPLACE\n",
-        );
-        backend.answer("good.py", BLOCK);
-        let files = vec![
-            cand("bad.py", "def old():\n"),
-            cand("good.py", "def old():\n"),
-        ];
-        let mut req = request("tidy");
-        req.role = Some(Role::Coder);
-        let report = run(
-            &mut lc,
-            &mut Router::new(router::DEFAULT_MARGIN),
-            &req,
-            files,
-            &[],
-            &Silent,
-        );
-        let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
-        assert_eq!(outcomes, vec!["failed", "changed"]);
-        let Outcome::Failed(error) = &report.files[0].outcome else {
-            unreachable!()
-        };
-        let reason = error.to_string();
-        assert!(reason.contains("block 1"), "{reason}");
-        assert_eq!(report.files[0].route, Some(Source::Override));
-        // With --role the router model is never loaded.
-        assert!(!report.models.roles.contains_key(&Role::Router));
-    }
-
-    #[test]
-    fn a_looping_answer_is_stopped_at_its_first_repeated_block() {
-        let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
-        let a =
-            "<<<<<<< SEARCH\ndef a():\n=======\ndef a():\n    \"\"\"A.\"\"\"\n>>>>>>> REPLACE\n";
-        let b =
-            "<<<<<<< SEARCH\ndef b():\n=======\ndef b():\n    \"\"\"B.\"\"\"\n>>>>>>> REPLACE\n";
-        // A model caught in a loop repeats its blocks until the context runs out.
-        let looping = format!("{a}{b}").repeat(50);
-        backend.answer("m.py", &looping);
-        let mut req = request("document a and b");
-        req.role = Some(Role::Coder);
-        let old = "def a():\n    pass\ndef b():\n    pass\n";
-        let report = run(
-            &mut lc,
-            &mut Router::new(router::DEFAULT_MARGIN),
-            &req,
-            vec![cand("m.py", old)],
-            &[],
-            &Silent,
-        );
-        let file = &report.files[0];
-        let Outcome::Changed { new_content, .. } = &file.outcome else {
-            panic!("{:?}", file.outcome)
-        };
-        assert_eq!(
-            new_content,
-            "def a():\n    \"\"\"A.\"\"\"\n    pass\ndef b():\n    \"\"\"B.\"\"\"\n    pass\n"
-        );
-        assert_eq!(file.repeated_blocks, 1);
-        // Stopped right after the first repeat, not at the end of the loop.
-        let once = a.chars().count() * 2 + b.chars().count();
-        assert_eq!(file.generated_tokens, once);
-    }
-
-    #[test]
-    fn a_runaway_answer_stops_at_its_budget() {
-        let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
-        // An answer that never closes its block and never ends.
-        let endless = format!("<<<<<<< SEARCH\nx = 1\n=======\n{}", "y = 2\n".repeat(2000));
-        backend.answer("m.py", &endless);
-        let mut req = request("tidy");
-        req.role = Some(Role::Coder);
-        let report = run(
-            &mut lc,
-            &mut Router::new(router::DEFAULT_MARGIN),
-            &req,
-            vec![cand("m.py", "x = 1\n")],
-            &[],
-            &Silent,
-        );
-        let file = &report.files[0];
-        // The scripted model's tokens are characters: the file is 6 of them.
-        assert_eq!(file.generated_tokens, answer_budget(6));
-        let Outcome::Failed(error) = &file.outcome else {
-            panic!("{:?}", file.outcome)
-        };
-        assert_eq!(error.kind(), "cut-off");
-        let reason = error.to_string();
-        assert!(reason.contains("budget of 1048 tokens"), "{reason}");
-    }
-
-    #[test]
-    fn partial_whole_file_answers_are_refused() {
-        let old = "def a():\n    pass\n\n\ndef b():\n    pass\n\n\ndef c():\n    pass\n";
-        let err =
-            check_whole_file("document a", old, "def a():\n    \"\"\"Doc.\"\"\"\n").unwrap_err();
-        assert!(err.contains("partial answer"), "{err}");
-        let err = check_whole_file("tidy", old, &old.replace("def c():\n    pass\n", "x = 1\n"))
-            .unwrap_err();
-        assert!(err.contains("`c`"), "{err}");
-        // A definition the instruction names may go (a rename).
-        assert!(check_whole_file("rename `c` to `d`", old, &old.replace("def c", "def d")).is_ok());
-    }
-
-    #[test]
-    fn new_names_and_explicit_files_are_not_skipped_by_mentions() {
-        let (_d, mut lc, backend, _) = crate::scripted::lifecycle([50, 400, 400], 5000);
-        backend.answer(
-            "a.py",
-            "<<<<<<< SEARCH\nx = 1\n=======\nx = 1\ndef slugify(): pass\n>>>>>>> REPLACE\n",
-        );
-        let mut req = request("add a function `slugify`");
-        req.role = Some(Role::Coder);
-        // No file has `slugify`: it is a name the edit introduces, not a filter.
-        let report = run(
-            &mut lc,
-            &mut Router::new(router::DEFAULT_MARGIN),
-            &req,
-            vec![cand("a.py", "x = 1\n")],
-            &[],
-            &Silent,
-        );
-        assert_eq!(report.files[0].outcome.label(), "changed");
-        // A file named on the command line is edited even when another file has the name.
-        let mut named = cand("b.py", "y = 2\n");
-        named.explicit = true;
-        let files = vec![cand("a.py", "x = 1\n"), named, cand("c.py", "slugify()\n")];
-        let report = run(
-            &mut lc,
-            &mut Router::new(router::DEFAULT_MARGIN),
-            &req,
-            files,
-            &[],
-            &Silent,
-        );
-        let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
-        assert_eq!(outcomes, vec!["skipped", "unchanged", "unchanged"]);
-    }
-
-    #[test]
-    fn a_missing_router_model_falls_back_to_the_rule_with_a_warning() {
-        let (dir, mut lc, backend, _) = crate::scripted::lifecycle([50, 400, 400], 5000);
-        std::fs::remove_file(dir.path().join("router.gguf")).unwrap();
-        backend.answer("def old", BLOCK);
-        let report = run(
-            &mut lc,
-            &mut Router::new(router::DEFAULT_MARGIN),
-            &request("make `old` faster"),
-            vec![cand("a.py", "def old():\n")],
-            &[],
-            &Silent,
-        );
-        assert_eq!(report.files[0].role, Some(Role::Algorithm));
-        assert_eq!(report.files[0].route, Some(Source::Keywords));
-        assert!(
-            report.warnings[0].contains("router.gguf"),
-            "{:?}",
-            report.warnings
-        );
-    }
-
-    #[test]
-    fn skip_rule_spares_the_editors() {
-        let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
-        backend.answer("def old", BLOCK);
-        let files = vec![cand("a.py", "def old():\n"), cand("b.py", "def other():\n")];
-        let report = run(
-            &mut lc,
-            &mut Router::new(router::DEFAULT_MARGIN),
-            &request("rename `old`"),
-            files,
-            &[],
-            &Silent,
-        );
-        assert_eq!(report.files[1].outcome.label(), "skipped");
-        assert_eq!(report.files[1].route, Some(Source::Scope));
-        assert_eq!(report.count("changed"), 1);
-    }
-
-    #[test]
-    fn prompt_too_long_for_context_is_refused_not_truncated() {
-        let (_d, lc, backend) = lifecycle([50, 400, 400], 5000);
-        backend.answer("def old", BLOCK);
-        let mut config = lc.config().clone();
-        config.models.coder.context_size = 400;
-        let mut lc = Lifecycle::new(backend, config, None);
-        let long = format!("def old():\n{}", "    x = 1\n".repeat(30));
-        let mut req = request("tidy");
-        req.role = Some(Role::Coder);
-        let report = run(
-            &mut lc,
-            &mut Router::new(router::DEFAULT_MARGIN),
-            &req,
-            vec![cand("a.py", &long)],
-            &[],
-            &Silent,
-        );
-        let Outcome::Failed(error) = &report.files[0].outcome else {
-            panic!("{:?}", report.files[0].outcome)
-        };
-        assert_eq!(error.kind(), "prompt-too-long");
-        let reason = error.to_string();
-        assert!(
-            reason.contains("does not fit the 400-token context"),
-            "{reason}"
-        );
-        assert_eq!(report.files[0].generated_tokens, 0);
-    }
-
-    #[test]
-    fn missing_editor_model_fails_its_files_once_and_others_go_on() {
-        let (dir, mut lc, backend) = lifecycle([50, 400, 400], 5000);
-        std::fs::remove_file(dir.path().join("algorithm.gguf")).unwrap();
-        backend.label("fast", "algorithm", -0.1);
-        backend.label("fast", "coder", -5.0);
-        backend.label("doc", "coder", -0.1);
-        backend.label("doc", "algorithm", -5.0);
-        backend.answer("def old", BLOCK);
-        let files = vec![
-            cand("fast1.py", "def old():\n"),
-            cand("fast2.py", "def old():\n"),
-            cand("doc.py", "def old():\n"),
-        ];
-        let report = run(
-            &mut lc,
-            &mut Router::new(router::DEFAULT_MARGIN),
-            &request("tidy"),
-            files,
-            &[],
-            &Silent,
-        );
-        let outcomes: Vec<&str> = report.files.iter().map(|f| f.outcome.label()).collect();
-        assert_eq!(outcomes, vec!["changed", "failed", "failed"]);
-        let Outcome::Failed(error) = &report.files[1].outcome else {
-            unreachable!()
-        };
-        assert_eq!(error.kind(), "model-unavailable");
-        let reason = error.to_string();
-        assert!(reason.contains("algorithm.gguf"), "{reason}");
-    }
-}
+mod tests;
