@@ -165,6 +165,13 @@ pub struct RunArgs {
     /// Neither use nor fill the on-disk KV cache of prompt states.
     #[arg(long)]
     pub no_kv_cache: bool,
+    /// Answers after the first that a file may take when its answer does not parse, apply,
+    /// or pass the syntax gate: each is told what went wrong.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub rounds: usize,
+    /// Do not send a file the coder gives up on to the algorithm model.
+    #[arg(long)]
+    pub no_escalate: bool,
 }
 
 /// Sends llama.cpp's and codey's logs to stderr at the chosen verbosity.

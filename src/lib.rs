@@ -28,3 +28,4 @@ pub mod scan;
 #[cfg(any(test, feature = "scripted"))]
 pub mod scripted;
 pub mod session;
+pub mod syntax;

@@ -88,10 +88,25 @@ pub fn edit_messages(role: Role, instruction: &str, path: &str, content: &str) -
         "\n"
     };
     let user = format!(
-        "Task: {instruction}\n\nFile: {path}\n```{}\n{content}{newline}```",
-        fence_lang(path)
+        "Task: {instruction}\n\n{}{content}{newline}```",
+        file_header(path)
     );
     vec![ChatMessage::system(system), ChatMessage::user(user)]
+}
+
+/// The line naming the file and the opening fence its content follows, in the first user
+/// message.
+pub fn file_header(path: &str) -> String {
+    format!("File: {path}\n```{}\n", fence_lang(path))
+}
+
+/// The user turn after an answer that did not work: what went wrong, what would help, and
+/// what to send. Blocks are always against the original file, which the prompt still shows.
+pub fn retry_message(problem: &str, detail: &str) -> String {
+    format!(
+        "Your answer could not be used: {problem}{detail}\n\nAnswer again with SEARCH/REPLACE \
+         blocks against the file as shown above (none of your earlier edits were applied)."
+    )
 }
 
 #[cfg(test)]

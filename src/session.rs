@@ -108,6 +108,10 @@ pub struct Plan {
     pub speculate: bool,
     /// Use the on-disk KV cache (its size comes from the config's `kv_cache_mb`).
     pub kv_cache: bool,
+    /// Rounds of feedback after an answer that does not parse, apply or pass the checks.
+    pub rounds: usize,
+    /// A file the coder gives up on goes once to the algorithm model.
+    pub escalate: bool,
 }
 
 /// Why a run could not start or finish. None of these is about one file: per-file problems
@@ -145,7 +149,11 @@ pub enum SessionError {
 /// Rejects an instruction that cannot lead to a sound edit before any model loads: an empty
 /// one, or one that leaves no room for a file and an answer in the smallest editor context.
 /// A token holds at most about four bytes of text, so `bytes / 4` tokens is a floor.
-fn validate(job: &Job, role: Option<Role>, config: &crate::config::Config) -> Result<(), SessionError> {
+fn validate(
+    job: &Job,
+    role: Option<Role>,
+    config: &crate::config::Config,
+) -> Result<(), SessionError> {
     if job.instruction.trim().is_empty() {
         return Err(SessionError::EmptyInstruction);
     }
@@ -280,6 +288,8 @@ pub fn run<B: Backend>(
             role: plan.role.or(job.role),
             speculate: plan.speculate,
             kv_cache: kv_cache.clone(),
+            rounds: plan.rounds,
+            escalate_to: plan.escalate.then_some(Role::Algorithm),
         };
         let mut report = engine::run(lifecycle, &mut router, &request, files, &skipped, progress);
         report.rule.clone_from(&job.rule);

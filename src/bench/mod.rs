@@ -303,6 +303,9 @@ fn pass(
             role: None,
             speculate,
             kv_cache: kv_cache.cloned(),
+            // The bench times first answers: no feedback rounds, no escalation.
+            rounds: 0,
+            escalate_to: None,
         };
         let files = scanned.files.clone();
         let report = engine::run(

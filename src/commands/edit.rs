@@ -90,6 +90,8 @@ fn plan(jobs: Vec<Job>, paths: Vec<PathBuf>, run: &RunArgs, check: bool) -> Plan
         router_margin: run.router_margin,
         speculate: run.speculate,
         kv_cache: !run.no_kv_cache,
+        rounds: run.rounds,
+        escalate: !run.no_escalate,
     }
 }
 

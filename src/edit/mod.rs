@@ -3,8 +3,9 @@
 //! This module owns two steps: parsing the model's answer (search/replace
 //! blocks, a whole file inside a code fence, or an explicit `NO_CHANGE`) and
 //! applying search/replace blocks to the file's original text, trying an
-//! exact match first and then more lenient ones that forgive the whitespace
-//! slips small models make. It does not build prompts, call models, read or
+//! exact match first and then more lenient ones that forgive the slips small
+//! models make: whitespace, `...` lines standing for lines left out, and
+//! (when one place is clearly meant) a few wrong characters. It does not build prompts, call models, read or
 //! write files, or print anything: callers decide what to do with an
 //! [`EditError`], and each variant's documentation says whether asking the
 //! model again can help.
@@ -40,6 +41,26 @@ pub enum MatchKind {
     /// Found once leading and trailing whitespace was ignored; the
     /// replacement was re-indented to fit the file.
     Indentation,
+    /// The search leaves lines out with `...` lines (the replace has the same
+    /// ones); each piece between them was found on its own, exactly or
+    /// forgiving whitespace, once and in file order.
+    Elided,
+    /// Found as the clearly most similar lines of the file, without being
+    /// equal to them (a typo, a line too many or too few).
+    Fuzzy,
+}
+
+impl MatchKind {
+    /// The stable name shown to the user and in the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+            MatchKind::TrailingWhitespace => "trailing-whitespace",
+            MatchKind::Indentation => "indentation",
+            MatchKind::Elided => "elided",
+            MatchKind::Fuzzy => "fuzzy",
+        }
+    }
 }
 
 /// The new file content, and how each block matched, in block order.
@@ -53,11 +74,17 @@ pub struct Applied {
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum EditError {
     /// A block's search text matches no lines of the file, even leniently.
-    /// Retrying can help: the model can copy the lines from the file exactly.
+    /// Retrying can help: the model can copy the lines from the file exactly
+    /// (see [`closest_lines`] for what to show it). `search` is the block's
+    /// whole search text, with `'\n'` line breaks.
     #[error(
         "block {block}: the search text starting with \"{first_line}\" does not match any lines of the file"
     )]
-    NoMatch { block: usize, first_line: String },
+    NoMatch {
+        block: usize,
+        first_line: String,
+        search: String,
+    },
 
     /// A block's search text matches several places in the file. Retrying can
     /// help: the model can include more surrounding lines to pick one place.
@@ -112,6 +139,28 @@ const QUOTE_LIMIT: usize = 60;
 
 /// The line a model writes to say the file needs no change.
 const NO_CHANGE: &str = "NO_CHANGE";
+
+/// What an elision line says once its comment marker is gone.
+const ELISION: &str = "...";
+
+/// The similarity a fuzzy match needs at least (see [`similarity`]).
+const FUZZY_MIN: f32 = 0.92;
+
+/// How much more similar a fuzzy match must be than any place that does not
+/// overlap it.
+const FUZZY_MARGIN: f32 = 0.05;
+
+/// The fewest non-blank search lines a fuzzy match is tried for: one line is
+/// too little evidence.
+const FUZZY_MIN_LINES: usize = 2;
+
+/// The similarity two lines need for the fuzzy tier to take one for the
+/// other (see [`align_lines`]).
+const PAIR_MIN: f32 = 0.5;
+
+/// How many windows [`closest_lines`] compares in full at most, once it has
+/// a best one.
+const CLOSEST_BUDGET: usize = 2000;
 
 const LF: &str = "\n";
 const CRLF: &str = "\r\n";
@@ -447,6 +496,24 @@ enum Tier {
     Missing,
 }
 
+/// Where a tier found the search text: the byte range of the work text it
+/// covers and the text (in the file's line ending style) that replaces it.
+enum Placed {
+    Nowhere,
+    Once(Range<usize>, String),
+    Many(usize),
+}
+
+impl Placed {
+    fn into_tier(self, work: &str) -> Tier {
+        match self {
+            Placed::Once(range, replacement) => Tier::Replaced(splice(work, range, &replacement)),
+            Placed::Many(count) => Tier::Ambiguous(count),
+            Placed::Nowhere => Tier::Missing,
+        }
+    }
+}
+
 fn apply_block(
     text: &str,
     block: &Block,
@@ -484,14 +551,19 @@ fn apply_block(
     ))
 }
 
+/// The tiers, from strict to lenient.
+const TIERS: [MatchKind; 5] = [
+    MatchKind::Exact,
+    MatchKind::TrailingWhitespace,
+    MatchKind::Indentation,
+    MatchKind::Elided,
+    MatchKind::Fuzzy,
+];
+
 /// Tries each tier from strict to lenient. An ambiguous tier stops the
 /// search: a more lenient tier would only match more places.
 fn apply_tiers(edit: &Edit, number: usize) -> Result<(String, MatchKind), EditError> {
-    for kind in [
-        MatchKind::Exact,
-        MatchKind::TrailingWhitespace,
-        MatchKind::Indentation,
-    ] {
+    for kind in TIERS {
         match run_tier(edit, kind) {
             Tier::Replaced(text) => return Ok((text, kind)),
             Tier::Ambiguous(count) => {
@@ -507,29 +579,49 @@ fn apply_tiers(edit: &Edit, number: usize) -> Result<(String, MatchKind), EditEr
     Err(EditError::NoMatch {
         block: number,
         first_line: first_line(edit.search),
+        search: edit.search.to_string(),
     })
 }
 
 fn run_tier(edit: &Edit, kind: MatchKind) -> Tier {
     match kind {
-        MatchKind::Exact => exact_tier(edit),
-        MatchKind::TrailingWhitespace => window_tier(edit, same_ignoring_trailing, false),
-        MatchKind::Indentation => window_tier(edit, same_ignoring_indentation, true),
+        MatchKind::Exact => exact_place(edit).into_tier(edit.work),
+        MatchKind::TrailingWhitespace => trailing_place(edit).into_tier(edit.work),
+        MatchKind::Indentation => indentation_place(edit).into_tier(edit.work),
+        MatchKind::Elided => elided_tier(edit),
+        MatchKind::Fuzzy => fuzzy_place(edit).into_tier(edit.work),
     }
 }
 
 /// The search text verbatim (in the file's line ending style), starting at a
 /// line boundary.
-fn exact_tier(edit: &Edit) -> Tier {
+fn exact_place(edit: &Edit) -> Placed {
     let needle = with_eol(edit.search, edit.eol);
     match find_at_line_starts(edit.work, &needle) {
-        Found::Once(at) => {
-            let replacement = with_eol(edit.replace, edit.eol);
-            Tier::Replaced(splice(edit.work, at..at + needle.len(), &replacement))
-        }
-        Found::Many(count) => Tier::Ambiguous(count),
-        Found::Nowhere => Tier::Missing,
+        Found::Once(at) => Placed::Once(at..at + needle.len(), with_eol(edit.replace, edit.eol)),
+        Found::Many(count) => Placed::Many(count),
+        Found::Nowhere => Placed::Nowhere,
     }
+}
+
+fn trailing_place(edit: &Edit) -> Placed {
+    window_place(edit, same_ignoring_trailing, false)
+}
+
+fn indentation_place(edit: &Edit) -> Placed {
+    window_place(edit, same_ignoring_indentation, true)
+}
+
+/// The exact, trailing-whitespace and indentation tiers in turn; the first
+/// that finds the text anywhere decides.
+fn strict_place(edit: &Edit) -> Placed {
+    for place in [exact_place, trailing_place, indentation_place] {
+        match place(edit) {
+            Placed::Nowhere => {}
+            found => return found,
+        }
+    }
+    Placed::Nowhere
 }
 
 /// Counts overlapping occurrences too: those are just as ambiguous.
@@ -543,7 +635,7 @@ fn find_at_line_starts(haystack: &str, needle: &str) -> Found {
 
 /// Compares the search's lines with every window of as many file lines,
 /// using `same`; on a unique match replaces those whole lines.
-fn window_tier(edit: &Edit, same: fn(&str, &str) -> bool, reindent: bool) -> Tier {
+fn window_place(edit: &Edit, same: fn(&str, &str) -> bool, reindent: bool) -> Placed {
     let lines = file_lines(edit.work);
     let texts: Vec<&str> = lines.iter().map(|line| line.text).collect();
     let search: Vec<&str> = edit.search.lines().collect();
@@ -556,10 +648,10 @@ fn window_tier(edit: &Edit, same: fn(&str, &str) -> bool, reindent: bool) -> Tie
                 edit.replace.to_string()
             };
             let range = lines[first].start..lines[last].end;
-            Tier::Replaced(splice(edit.work, range, &with_eol(&replacement, edit.eol)))
+            Placed::Once(range, with_eol(&replacement, edit.eol))
         }
-        Found::Many(count) => Tier::Ambiguous(count),
-        Found::Nowhere => Tier::Missing,
+        Found::Many(count) => Placed::Many(count),
+        Found::Nowhere => Placed::Nowhere,
     }
 }
 
@@ -574,6 +666,507 @@ fn find_window(file: &[&str], search: &[&str], same: fn(&str, &str) -> bool) -> 
         .map(|(start, _)| start)
         .collect();
     Found::from_hits(&hits)
+}
+
+// --- elided tier ---------------------------------------------------------
+
+/// A search whose `...` lines stand for lines left out: each piece between
+/// them is found on its own (exactly, or forgiving whitespace like the
+/// tiers before), must occur exactly once, and the pieces must come in file
+/// order without overlapping. The replace must have the same elision lines
+/// at the same places; each of its pieces replaces the matching search
+/// piece, and the lines left out stay as they are.
+fn elided_tier(edit: &Edit) -> Tier {
+    let Some(pairs) = elided_pieces(edit.search, edit.replace) else {
+        return Tier::Missing;
+    };
+    let mut spots: Vec<(Range<usize>, String)> = Vec::with_capacity(pairs.len());
+    for (search, replace) in &pairs {
+        let piece = Edit {
+            work: edit.work,
+            search,
+            replace,
+            eol: edit.eol,
+        };
+        match strict_place(&piece) {
+            Placed::Once(range, replacement) => {
+                if spots
+                    .last()
+                    .is_some_and(|(before, _)| before.end > range.start)
+                {
+                    return Tier::Missing;
+                }
+                spots.push((range, replacement));
+            }
+            Placed::Many(count) => return Tier::Ambiguous(count),
+            Placed::Nowhere => return Tier::Missing,
+        }
+    }
+    if spots.is_empty() {
+        return Tier::Missing;
+    }
+    let mut text = edit.work.to_string();
+    for (range, replacement) in spots.into_iter().rev() {
+        text.replace_range(range, &replacement);
+    }
+    Tier::Replaced(text)
+}
+
+/// The search and replace cut at their elision lines into pairs of pieces
+/// (as block text). `None` unless the search has elision lines and the
+/// replace has the same ones in the same order, or when a blank search piece
+/// would have to receive text: with nothing to find, there is no place to put
+/// it. Pieces blank on both sides are dropped.
+fn elided_pieces(search: &str, replace: &str) -> Option<Vec<(String, String)>> {
+    let (search_pieces, search_marks) = split_at_elisions(search);
+    if search_marks.is_empty() {
+        return None;
+    }
+    let (replace_pieces, replace_marks) = split_at_elisions(replace);
+    if search_marks != replace_marks {
+        return None;
+    }
+    let blank = |lines: &[&str]| lines.iter().all(|line| line.trim().is_empty());
+    let mut pairs = Vec::with_capacity(search_pieces.len());
+    for (search, replace) in search_pieces.iter().zip(&replace_pieces) {
+        match (blank(search), blank(replace)) {
+            (true, true) => {}
+            (true, false) => return None,
+            (false, _) => pairs.push((join_lines(search), join_lines(replace))),
+        }
+    }
+    Some(pairs)
+}
+
+/// The lines between elision lines (one more piece than elision lines), and
+/// the elision lines themselves, trimmed.
+fn split_at_elisions(text: &str) -> (Vec<Vec<&str>>, Vec<&str>) {
+    let mut pieces: Vec<Vec<&str>> = vec![Vec::new()];
+    let mut marks = Vec::new();
+    for line in text.lines() {
+        if is_elision(line) {
+            marks.push(line.trim());
+            pieces.push(Vec::new());
+        } else if let Some(piece) = pieces.last_mut() {
+            piece.push(line);
+        }
+    }
+    (pieces, marks)
+}
+
+/// A line that only says "lines left out here": `...`, or `...` after a
+/// line comment marker (`#`, `//`, `--`) or inside a block comment
+/// (`/* ... */`, `<!-- ... -->`).
+fn is_elision(line: &str) -> bool {
+    let line = line.trim();
+    let inner = ["#", "//", "--"]
+        .iter()
+        .find_map(|marker| line.strip_prefix(marker))
+        .or_else(|| line.strip_prefix("/*").and_then(|r| r.strip_suffix("*/")))
+        .or_else(|| {
+            line.strip_prefix("<!--")
+                .and_then(|r| r.strip_suffix("-->"))
+        })
+        .unwrap_or(line);
+    inner.trim() == ELISION
+}
+
+// --- fuzzy tier ----------------------------------------------------------
+
+/// The window of the file most similar to the search (see [`similarity`]),
+/// among windows of the search's number of lines and one line fewer or more.
+/// Taken only when it is similar enough ([`FUZZY_MIN`]) and clearly more
+/// similar than any window that does not overlap it ([`FUZZY_MARGIN`]), and
+/// never for a search of fewer than [`FUZZY_MIN_LINES`] non-blank lines or
+/// one with elision lines. See [`merge_into_window`] for what replaces it.
+fn fuzzy_place(edit: &Edit) -> Placed {
+    let search: Vec<&str> = edit.search.lines().collect();
+    let solid = search.iter().filter(|line| !line.trim().is_empty()).count();
+    if solid < FUZZY_MIN_LINES || search.iter().any(|line| is_elision(line)) {
+        return Placed::Nowhere;
+    }
+    let lines = file_lines(edit.work);
+    let texts: Vec<&str> = lines
+        .iter()
+        .map(|line| line.text.strip_suffix('\r').unwrap_or(line.text))
+        .collect();
+    let size = search.len();
+    let target = compared_chars(&search);
+    // Windows that cannot reach `FUZZY_MIN - FUZZY_MARGIN` can neither be
+    // taken nor make the one taken ambiguous.
+    let floor = FUZZY_MIN - FUZZY_MARGIN;
+    let mut scored: Vec<Window> = bounded_windows(&texts, &search, &[size, size - 1, size + 1])
+        .into_iter()
+        .filter(|window| window.score >= floor)
+        .map(|window| Window {
+            score: similarity(&compared_chars(window.of(&texts)), &target),
+            ..window
+        })
+        .collect();
+    // Most similar first; a tie goes to the search's own size, then to the
+    // earlier window.
+    scored.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then((b.len == size).cmp(&(a.len == size)))
+            .then(a.start.cmp(&b.start))
+    });
+    let Some(best) = scored.first() else {
+        return Placed::Nowhere;
+    };
+    let runner_up = scored.iter().find(|other| !other.overlaps(best));
+    if best.score < FUZZY_MIN
+        || runner_up.is_some_and(|other| best.score - other.score < FUZZY_MARGIN)
+    {
+        return Placed::Nowhere;
+    }
+    let replace: Vec<&str> = edit.replace.lines().collect();
+    let merged = merge_into_window(&search, best.of(&texts), &replace);
+    let range = lines[best.start].start..lines[best.start + best.len - 1].end;
+    Placed::Once(range, with_eol(&merged, edit.eol))
+}
+
+/// A run of file lines, scored against a search.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: usize,
+    len: usize,
+    /// Its similarity to the search, or an upper bound on it.
+    score: f32,
+}
+
+impl Window {
+    fn of<'a, 'b>(&self, file: &'a [&'b str]) -> &'a [&'b str] {
+        &file[self.start..self.start + self.len]
+    }
+
+    fn overlaps(&self, other: &Window) -> bool {
+        self.start < other.start + other.len && other.start < self.start + self.len
+    }
+}
+
+/// The text [`similarity`] compares: each line without leading or trailing
+/// whitespace, followed by a line break.
+fn compared_chars(lines: &[&str]) -> Vec<char> {
+    lines
+        .iter()
+        .flat_map(|line| line.trim().chars().chain(std::iter::once('\n')))
+        .collect()
+}
+
+/// How alike two compared texts are, from 0 to 1: twice the characters a
+/// character-level diff keeps, over the characters of both (the ratio of
+/// `similar`, like Python's `difflib`). Leading and trailing whitespace is
+/// left out (see [`compared_chars`]), since indentation is fixed separately.
+fn similarity(a: &[char], b: &[char]) -> f32 {
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, a, b);
+    similar::get_diff_ratio(&ops, a.len(), b.len())
+}
+
+/// Every window of the given sizes, scored with a cheap upper bound on its
+/// [`similarity`] to `search`: characters the two texts have in common,
+/// whatever their order, counted in 256 buckets (sharing a bucket only
+/// raises the count, so the bound holds).
+fn bounded_windows(file: &[&str], search: &[&str], sizes: &[usize]) -> Vec<Window> {
+    let target = CharCounts::of(search);
+    let mut windows = Vec::new();
+    for &len in sizes {
+        if len == 0 || len > file.len() {
+            continue;
+        }
+        let mut counts = CharCounts::of(&file[..len]);
+        for start in 0..=file.len() - len {
+            if start > 0 {
+                counts.remove(file[start - 1]);
+                counts.add(file[start + len - 1]);
+            }
+            windows.push(Window {
+                start,
+                len,
+                score: counts.bound(&target),
+            });
+        }
+    }
+    windows
+}
+
+/// How often each character occurs in a compared text, by bucket.
+struct CharCounts {
+    buckets: [u32; 256],
+    total: u32,
+}
+
+impl CharCounts {
+    fn of(lines: &[&str]) -> Self {
+        let mut counts = CharCounts {
+            buckets: [0; 256],
+            total: 0,
+        };
+        for line in lines {
+            counts.add(line);
+        }
+        counts
+    }
+
+    fn chars(line: &str) -> impl Iterator<Item = usize> + '_ {
+        line.trim()
+            .chars()
+            .chain(std::iter::once('\n'))
+            .map(|c| c as usize % 256)
+    }
+
+    fn add(&mut self, line: &str) {
+        for bucket in Self::chars(line) {
+            self.buckets[bucket] += 1;
+            self.total += 1;
+        }
+    }
+
+    fn remove(&mut self, line: &str) {
+        for bucket in Self::chars(line) {
+            self.buckets[bucket] -= 1;
+            self.total -= 1;
+        }
+    }
+
+    /// Computed like `similar::get_diff_ratio`, so it is never below the
+    /// real ratio.
+    fn bound(&self, other: &CharCounts) -> f32 {
+        let common: u32 = self
+            .buckets
+            .iter()
+            .zip(&other.buckets)
+            .map(|(a, b)| *a.min(b))
+            .sum();
+        let total = self.total + other.total;
+        if total == 0 {
+            return 1.0;
+        }
+        2.0 * common as f32 / total as f32
+    }
+}
+
+/// The lines that replace a fuzzily matched window: the block's edit applied
+/// to the lines the file really has, like a patch.
+///
+/// Search lines are paired with the window's lines by a line diff that
+/// ignores leading and trailing whitespace, and where that finds lines
+/// changed, by [`align_lines`]. A line the block keeps (equal in
+/// search and replace) is written as the file has it, so a line the model
+/// misquoted is not overwritten with its misquote; a file line the search
+/// left out survives when the block keeps the lines on both sides of it.
+/// Lines the block adds or changes come from the replace, re-indented by the
+/// difference between the search's and the file's indentation.
+fn merge_into_window(search: &[&str], window: &[&str], replace: &[&str]) -> String {
+    // Which window line each search line stands for, and the window lines
+    // that stand for none, by the gap between search lines they sit in.
+    let mut partner: Vec<Option<usize>> = vec![None; search.len()];
+    let mut extra: Vec<Vec<usize>> = vec![Vec::new(); search.len() + 1];
+    let pairing = similar::capture_diff_slices(
+        similar::Algorithm::Myers,
+        &mapped(search, str::trim),
+        &mapped(window, str::trim),
+    );
+    for op in pairing {
+        let (tag, old, new) = op.as_tag_tuple();
+        let pairs: Vec<(usize, usize)> = match tag {
+            similar::DiffTag::Equal => old.clone().zip(new.clone()).collect(),
+            similar::DiffTag::Replace => align_lines(&search[old.clone()], &window[new.clone()])
+                .into_iter()
+                .map(|(s, w)| (old.start + s, new.start + w))
+                .collect(),
+            _ => Vec::new(),
+        };
+        // A window line paired with no search line sits right after the
+        // last search line paired before it.
+        let mut gap = old.start;
+        let mut pairs = pairs.into_iter().peekable();
+        for w in new {
+            match pairs.next_if(|&(_, paired)| paired == w) {
+                Some((s, _)) => {
+                    partner[s] = Some(w);
+                    gap = s + 1;
+                }
+                None => extra[gap].push(w),
+            }
+        }
+    }
+
+    let edits = similar::capture_diff_slices(
+        similar::Algorithm::Myers,
+        &mapped(search, str::trim_end),
+        &mapped(replace, str::trim_end),
+    );
+    let mut kept = vec![false; search.len()];
+    for op in &edits {
+        if op.tag() == similar::DiffTag::Equal {
+            for s in op.old_range() {
+                kept[s] = true;
+            }
+        }
+    }
+    let (from, to) = search
+        .iter()
+        .zip(&partner)
+        .find_map(|(line, partner)| match partner {
+            Some(w) if !line.trim().is_empty() => {
+                Some((leading_whitespace(line), leading_whitespace(window[*w])))
+            }
+            _ => None,
+        })
+        .unwrap_or(("", ""));
+
+    let mut merge = Merge {
+        window,
+        kept: &kept,
+        extra: &extra,
+        next_gap: 0,
+        out: String::new(),
+    };
+    for op in &edits {
+        let (tag, old, new) = op.as_tag_tuple();
+        merge.flush(old.start);
+        if tag == similar::DiffTag::Equal {
+            for s in old {
+                merge.flush(s);
+                if let Some(w) = partner[s] {
+                    merge.push(window[w]);
+                }
+            }
+        } else {
+            for line in &replace[new] {
+                merge.push(&reindent_line(line, from, to));
+            }
+        }
+    }
+    merge.flush(search.len());
+    merge.out
+}
+
+/// Pairs lines of `a` with lines of `b`, in order, so that the paired lines
+/// are as similar as possible in all; lines less similar than
+/// [`PAIR_MIN`] are never paired. Returns the pairs of indices.
+fn align_lines(a: &[&str], b: &[&str]) -> Vec<(usize, usize)> {
+    let a_chars: Vec<Vec<char>> = a.iter().map(|line| compared_chars(&[line])).collect();
+    let b_chars: Vec<Vec<char>> = b.iter().map(|line| compared_chars(&[line])).collect();
+    let score = |i: usize, j: usize| {
+        let score = similarity(&a_chars[i], &b_chars[j]);
+        (score >= PAIR_MIN).then_some(score)
+    };
+    // best[i][j]: the most similarity pairing a[i..] with b[j..] can reach.
+    let mut best = vec![vec![0.0f32; b.len() + 1]; a.len() + 1];
+    let mut pair = vec![vec![None; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            let skip = best[i + 1][j].max(best[i][j + 1]);
+            best[i][j] = skip;
+            if let Some(score) = score(i, j) {
+                if score + best[i + 1][j + 1] >= skip {
+                    best[i][j] = score + best[i + 1][j + 1];
+                    pair[i][j] = Some(score);
+                }
+            }
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut pairs = Vec::new();
+    while i < a.len() && j < b.len() {
+        if pair[i][j].is_some() {
+            pairs.push((i, j));
+            i += 1;
+            j += 1;
+        } else if best[i + 1][j] >= best[i][j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    pairs
+}
+
+fn mapped<'a>(lines: &[&'a str], f: fn(&'a str) -> &'a str) -> Vec<&'a str> {
+    lines.iter().map(|line| f(line)).collect()
+}
+
+/// The output of [`merge_into_window`] so far.
+struct Merge<'a> {
+    window: &'a [&'a str],
+    kept: &'a [bool],
+    extra: &'a [Vec<usize>],
+    /// The first gap between search lines not yet written.
+    next_gap: usize,
+    out: String,
+}
+
+impl Merge<'_> {
+    fn push(&mut self, line: &str) {
+        self.out.push_str(line);
+        self.out.push('\n');
+    }
+
+    /// Writes the window lines left out by the search in each gap up to
+    /// `gap`, where the search lines on both sides are kept.
+    fn flush(&mut self, gap: usize) {
+        while self.next_gap <= gap {
+            let g = self.next_gap;
+            let kept_before = g == 0 || self.kept[g - 1];
+            let kept_after = g == self.kept.len() || self.kept[g];
+            if kept_before && kept_after {
+                for &w in &self.extra[g] {
+                    self.out.push_str(self.window[w]);
+                    self.out.push('\n');
+                }
+            }
+            self.next_gap += 1;
+        }
+    }
+}
+
+/// The window of `content` most like `search`, for telling a model whose
+/// search text matched nothing what the file really has there: the 1-based
+/// number of its first line and its lines, each ending in `'\n'`.
+///
+/// Blank lines at either end of the search are left out; the window has as
+/// many lines as what remains (or the whole file, if shorter), and is the
+/// first of the most similar ones by the fuzzy tier's measure. `None` when
+/// the file or the search has no non-blank line.
+pub fn closest_lines(content: &str, search: &str) -> Option<(usize, String)> {
+    let content = normalize_newlines(content);
+    let search = normalize_newlines(search);
+    let file: Vec<&str> = content.lines().collect();
+    let all: Vec<&str> = search.lines().collect();
+    let first = all.iter().position(|line| !line.trim().is_empty())?;
+    let last = all.iter().rposition(|line| !line.trim().is_empty())?;
+    let search = &all[first..=last];
+    if file.iter().all(|line| line.trim().is_empty()) {
+        return None;
+    }
+    let size = search.len().min(file.len());
+    let target = compared_chars(search);
+    let mut windows = bounded_windows(&file, search, &[size]);
+    // Most promising first, so the search can stop once no bound beats the
+    // best real score.
+    windows.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.start.cmp(&b.start)));
+    let mut best: Option<Window> = None;
+    for (tried, window) in windows.iter().enumerate() {
+        if let Some(best) = best {
+            if window.score < best.score || tried >= CLOSEST_BUDGET {
+                break;
+            }
+        }
+        let score = similarity(&compared_chars(window.of(&file)), &target);
+        let better = best.is_none_or(|best| {
+            score
+                .total_cmp(&best.score)
+                .then(best.start.cmp(&window.start))
+                .is_gt()
+        });
+        if better {
+            best = Some(Window { score, ..*window });
+        }
+    }
+    let best = best?;
+    Some((best.start + 1, join_lines(best.of(&file))))
 }
 
 /// `trim_end` also drops the `'\r'` of CRLF lines, so mixed endings match.

@@ -292,6 +292,7 @@ fn no_match_names_block_number_and_first_line() {
         EditError::NoMatch {
             block: 2,
             first_line: quoted.clone(),
+            search: format!("\n  {long}\nmore\n"),
         }
     );
     let message = err.to_string();
@@ -372,6 +373,288 @@ fn sequential_blocks_see_earlier_results() {
 fn search_equal_to_replace_is_a_no_op() {
     let applied = apply("a\nb\n", &[block("a\n", "a\n")]);
     assert_eq!(applied.text, "a\nb\n");
+}
+
+// --- elided tier -------------------------------------------------------
+
+const ELIDED_FILE: &str = "fn run() {\n    let config = load();\n    check(&config);\n    let data = fetch(&config);\n    process(data);\n    finish();\n}\n";
+
+#[test]
+fn elided_search_applies_each_piece() {
+    let search =
+        "fn run() {\n    let config = load();\n    ...\n    process(data);\n    finish();\n}\n";
+    let replace = "fn run() {\n    let config = load_or_default();\n    ...\n    process(data);\n    report();\n    finish();\n}\n";
+    let applied = apply(ELIDED_FILE, &[block(search, replace)]);
+    assert_eq!(
+        applied.text,
+        "fn run() {\n    let config = load_or_default();\n    check(&config);\n    let data = fetch(&config);\n    process(data);\n    report();\n    finish();\n}\n"
+    );
+    assert_eq!(applied.matches, vec![MatchKind::Elided]);
+}
+
+#[test]
+fn elided_pieces_forgive_indentation_and_keep_crlf() {
+    let original = ELIDED_FILE.replace('\n', "\r\n");
+    // Comment-style elision lines, and pieces written without indentation.
+    let search = "let config = load();\n// ...\nfinish();\n";
+    let replace = "let config = load()?;\n// ...\nfinish()?;\n";
+    let applied = apply(&original, &[block(search, replace)]);
+    assert_eq!(
+        applied.text,
+        ELIDED_FILE
+            .replace("load();", "load()?;")
+            .replace("finish();", "finish()?;")
+            .replace('\n', "\r\n")
+    );
+    assert_eq!(applied.matches, vec![MatchKind::Elided]);
+}
+
+#[test]
+fn elision_lines() {
+    for line in [
+        "...",
+        "  ...  ",
+        "# ...",
+        "//...",
+        "    // ...",
+        "-- ...",
+        "/* ... */",
+        "<!-- ... -->",
+    ] {
+        assert!(is_elision(line), "{line:?}");
+    }
+    for line in ["", "..", "x = ...", "# ... rest", "// ....", "print('...')"] {
+        assert!(!is_elision(line), "{line:?}");
+    }
+}
+
+#[test]
+fn elided_search_with_mismatched_replace_does_not_apply() {
+    let search = "fn run() {\n    let config = load();\n    ...\n    finish();\n}\n";
+    // The replace has no elision line: applying it would drop the lines left out.
+    let no_elision = "fn run() {\n    let config = load();\n    finish();\n}\n";
+    // A different elision line, and two where the search has one.
+    let other_marker = "fn run() {\n    let config = load();\n    // ...\n    finish();\n}\n";
+    let two = "fn run() {\n    ...\n    let config = load();\n    ...\n    finish();\n}\n";
+    for replace in [no_elision, other_marker, two] {
+        let result = apply_blocks(ELIDED_FILE, &[block(search, replace)]);
+        assert!(
+            matches!(result, Err(EditError::NoMatch { block: 1, .. })),
+            "{replace:?}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn elided_pieces_must_be_unique_and_in_order() {
+    // Out of order: `finish` comes after `check` in the file.
+    let search = "    finish();\n...\n    check(&config);\n";
+    let replace = "    done();\n...\n    check(&config);\n";
+    assert!(matches!(
+        apply_blocks(ELIDED_FILE, &[block(search, replace)]),
+        Err(EditError::NoMatch { .. })
+    ));
+    // A piece that occurs twice makes the block ambiguous.
+    let original = "a\nx\nb\nx\nc\n";
+    let result = apply_blocks(original, &[block("a\n...\nx\n", "A\n...\nx\n")]);
+    assert!(
+        matches!(result, Err(EditError::Ambiguous { count: 2, .. })),
+        "{result:?}"
+    );
+    // A blank search piece that should receive text has no place to go.
+    let result = apply_blocks(original, &[block("a\n...\n", "a\n...\nnew\n")]);
+    assert!(
+        matches!(result, Err(EditError::NoMatch { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn literal_ellipsis_lines_still_match_exactly() {
+    // A Python stub body: `...` is code here and the exact tier finds it.
+    let original = "def f():\n    ...\n";
+    let applied = apply(
+        original,
+        &[block("def f():\n    ...\n", "def f():\n    return 1\n")],
+    );
+    assert_eq!(applied.text, "def f():\n    return 1\n");
+    assert_eq!(applied.matches, vec![MatchKind::Exact]);
+}
+
+// --- fuzzy tier --------------------------------------------------------
+
+const FUZZY_FILE: &str = "use std::fmt;\n\nfn total(items: &[Item]) -> u32 {\n    let mut sum = 0;\n    for item in items {\n        sum += item.price;\n    }\n    sum\n}\n\nfn main() {\n    println!(\"{}\", total(&[]));\n}\n";
+
+#[test]
+fn fuzzy_applies_a_block_with_a_typo() {
+    // `item.prize`: the model misquoted one line it keeps.
+    let search = "fn total(items: &[Item]) -> u32 {\n    let mut sum = 0;\n    for item in items {\n        sum += item.prize;\n    }\n    sum\n}\n";
+    let replace = "fn total(items: &[Item]) -> u32 {\n    let mut sum = 0;\n    for item in items {\n        sum += item.prize;\n    }\n    log(sum);\n    sum\n}\n";
+    let applied = apply(FUZZY_FILE, &[block(search, replace)]);
+    // The added line is in, and the kept line is the file's, not the misquote.
+    assert_eq!(
+        applied.text,
+        FUZZY_FILE.replace("    }\n    sum\n", "    }\n    log(sum);\n    sum\n")
+    );
+    assert_eq!(applied.matches, vec![MatchKind::Fuzzy]);
+}
+
+#[test]
+fn fuzzy_reindents_and_keeps_crlf() {
+    let original = FUZZY_FILE.replace('\n', "\r\n");
+    // Indented wrong, and `sum` typed `sun`.
+    let search = "  fn total(items: &[Item]) -> u32 {\n      let mut sum = 0;\n      for item in items {\n          sum += item.price;\n      }\n      sun\n  }\n";
+    let replace = "  fn total(items: &[Item]) -> u32 {\n      let mut sum = 0;\n      for item in items {\n          sum += item.price * item.count;\n      }\n      sun\n  }\n";
+    let applied = apply(&original, &[block(search, replace)]);
+    let expected = FUZZY_FILE
+        .replace("sum += item.price;", "sum += item.price * item.count;")
+        .replace('\n', "\r\n");
+    assert_eq!(applied.text, expected);
+    assert_eq!(applied.matches, vec![MatchKind::Fuzzy]);
+}
+
+#[test]
+fn fuzzy_keeps_a_file_line_the_search_left_out() {
+    let original = "fn main() {\n    let args = parse();\n    let config = load(&args);\n\n    let data = fetch(&config);\n    process(data);\n}\n";
+    // The blank line is missing from the search, and `config` is misspelt.
+    let search = "    let args = parse();\n    let config = load(&args);\n    let data = fetch(&confg);\n    process(data);\n";
+    let replace = "    let args = parse();\n    let config = load(&args);\n    let data = fetch(&confg);\n    process(data)?;\n";
+    let applied = apply(original, &[block(search, replace)]);
+    assert_eq!(
+        applied.text,
+        original.replace("process(data);", "process(data)?;")
+    );
+    assert_eq!(applied.matches, vec![MatchKind::Fuzzy]);
+}
+
+#[test]
+fn fuzzy_refuses_when_two_places_are_equally_close() {
+    let twice = "fn a() {\n    let value = compute(1);\n    store(value);\n}\n\nfn b() {\n    let value = compute(1);\n    store(value);\n}\n";
+    let search = "    let value = compute(1);\n    stor(value);\n";
+    let result = apply_blocks(twice, &[block(search, "    stored(value);\n")]);
+    assert!(
+        matches!(result, Err(EditError::NoMatch { .. })),
+        "{result:?}"
+    );
+    // With only one such place, the same block applies.
+    let once = "fn a() {\n    let value = compute(1);\n    store(value);\n}\n";
+    let applied = apply(
+        once,
+        &[block(
+            search,
+            "    let value = compute(1);\n    save(value);\n",
+        )],
+    );
+    assert_eq!(
+        applied.text,
+        "fn a() {\n    let value = compute(1);\n    save(value);\n}\n"
+    );
+    assert_eq!(applied.matches, vec![MatchKind::Fuzzy]);
+}
+
+#[test]
+fn fuzzy_refuses_a_one_line_search() {
+    let original = "let value = compute(12345);\nother();\n";
+    let result = apply_blocks(original, &[block("let value = compute(12346);\n\n", "x\n")]);
+    assert!(
+        matches!(result, Err(EditError::NoMatch { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn fuzzy_refuses_lines_that_are_not_close_enough() {
+    let search =
+        "fn total(items: &[Item]) -> u64 {\n    let mut acc = 0u64;\n    for it in items {\n";
+    let result = apply_blocks(FUZZY_FILE, &[block(search, "x\n")]);
+    let Err(EditError::NoMatch {
+        search: reported, ..
+    }) = result
+    else {
+        panic!("expected no match, got {result:?}");
+    };
+    assert_eq!(reported, search);
+}
+
+#[test]
+fn match_kind_names() {
+    let names: Vec<&str> = TIERS.iter().map(|kind| kind.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "exact",
+            "trailing-whitespace",
+            "indentation",
+            "elided",
+            "fuzzy"
+        ]
+    );
+}
+
+// --- closest lines -----------------------------------------------------
+
+#[test]
+fn closest_lines_finds_the_most_similar_window() {
+    let search = "    for item in itens {\n        sum += item.prize;\n";
+    assert_eq!(
+        closest_lines(FUZZY_FILE, search),
+        Some((
+            5,
+            "    for item in items {\n        sum += item.price;\n".to_string()
+        ))
+    );
+    // Blank lines around the search are ignored; CRLF files come back with LF.
+    let crlf = FUZZY_FILE.replace('\n', "\r\n");
+    assert_eq!(
+        closest_lines(&crlf, "\nfn main() {\n\n"),
+        Some((11, "fn main() {\n".to_string()))
+    );
+    // A search longer than the file gets the whole file.
+    assert_eq!(
+        closest_lines("a\nb", "a\nb\nc\nd\n"),
+        Some((1, "a\nb\n".to_string()))
+    );
+    // Ties go to the first window.
+    assert_eq!(
+        closest_lines("x\ny\nx\n", "x\n"),
+        Some((1, "x\n".to_string()))
+    );
+}
+
+#[test]
+fn closest_lines_of_nothing() {
+    assert_eq!(closest_lines("", "a\n"), None);
+    assert_eq!(closest_lines("\n  \n", "a\n"), None);
+    assert_eq!(closest_lines("a\n", ""), None);
+    assert_eq!(closest_lines("a\n", "\n\n"), None);
+}
+
+#[test]
+fn closest_lines_on_a_large_file_is_quick() {
+    let file: String = (0..5000)
+        .map(|i| {
+            format!(
+                "    let value_{i} = compute({i}, \"label {}\");\n",
+                i * 7 % 13
+            )
+        })
+        .collect();
+    let search = "    let value_2500 = compute(2500, \"label 11\");\n    let valu_2501 = compute(2501, \"label 5\");\n";
+    let started = std::time::Instant::now();
+    assert_eq!(
+        closest_lines(&file, search).map(|(line, _)| line),
+        Some(2501)
+    );
+    // Nothing like it anywhere: every window is about as far.
+    let far = "fn unrelated() -> Option<String> {\n    None\n}\n";
+    assert!(closest_lines(&file, far).is_some());
+    let result = apply_blocks(&file, &[block(far, "x\n")]);
+    assert!(matches!(result, Err(EditError::NoMatch { .. })));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 // --- resolve -----------------------------------------------------------

@@ -14,15 +14,18 @@ use std::time::Instant;
 use serde::{Serialize, Serializer};
 
 use crate::config::Role;
-use crate::edit::{self, EditError, MatchKind};
+use crate::edit::{self, EditError};
 use crate::event::{Event, Progress};
 use crate::generate;
 use crate::kvcache::KvCache;
 use crate::lifecycle::{Lifecycle, Stats};
-use crate::model::{Backend, GenerateOptions, LanguageModel, ModelError, StopReason, Token};
+use crate::model::{
+    Backend, ChatMessage, GenerateOptions, LanguageModel, ModelError, StopReason, Token,
+};
 use crate::prompt;
 use crate::router::{self, Decision, Router, Source};
 use crate::scan::{Candidate, SkipReason};
+use crate::syntax;
 
 /// Tokens always left for the answer; a prompt that leaves fewer is refused, not truncated.
 pub const MIN_ANSWER_TOKENS: usize = 256;
@@ -45,6 +48,11 @@ pub struct EditRequest {
     pub speculate: bool,
     /// Prompt states kept on disk across runs.
     pub kv_cache: Option<KvCache>,
+    /// Rounds of feedback after a first answer that does not parse, apply or pass the syntax
+    /// gate (`--rounds`).
+    pub rounds: usize,
+    /// Where a file that still fails with the coder goes once more; None: nowhere.
+    pub escalate_to: Option<Role>,
 }
 
 /// Why one file failed. The rest of the batch goes on; the run exits 2. `kind` in the JSON
@@ -78,12 +86,36 @@ pub enum FileError {
     /// A whole-file answer that loses most of the file or drops definitions; not applied.
     #[error("{0}")]
     PartialAnswer(String),
+    /// The edit adds a parse error to the file (the syntax gate); not applied.
+    #[error("the edit does not parse as {language}: {error}")]
+    Syntax {
+        language: &'static str,
+        error: String,
+        /// The edited lines around the error, the broken one marked.
+        excerpt: String,
+    },
+    /// The verify command failed on the edit (`--verify`); not applied.
+    #[error("the verify command failed: {0}")]
+    Verify(String),
     /// A bug in codey: please report it.
     #[error("internal: {0}")]
     Internal(String),
 }
 
 impl FileError {
+    /// Whether another round (the model told what went wrong) can help: answers that do not
+    /// parse, apply, pass the gate or the verify command. Not a prompt over the context, a
+    /// model that cannot load, or a bug.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            FileError::Answer { .. }
+                | FileError::PartialAnswer(_)
+                | FileError::Syntax { .. }
+                | FileError::Verify(_)
+        )
+    }
+
     /// The stable name of the error in the JSON report.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -95,6 +127,8 @@ impl FileError {
             } => "cut-off",
             FileError::Answer { error, .. } => error.kind(),
             FileError::PartialAnswer(_) => "partial-answer",
+            FileError::Syntax { .. } => "syntax-error",
+            FileError::Verify(_) => "verify-failed",
             FileError::Internal(_) => "internal",
         }
     }
@@ -238,6 +272,24 @@ pub struct FileReport {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<String>,
+    /// Every answer the file took, in order: the first, retries with feedback, escalation.
+    pub rounds: Vec<Round>,
+    /// The file as the first answer left it, when that answer applied (for pass@1 in `eval`).
+    #[serde(skip)]
+    pub first_answer: Option<String>,
+    /// The conversation so far, for a later round (`--verify` feedback).
+    #[serde(skip)]
+    pub conversation: Vec<ChatMessage>,
+}
+
+/// One answer to one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Round {
+    pub role: Role,
+    /// `ok`, or the kind of the error the answer ran into.
+    pub result: &'static str,
+    pub generated_tokens: usize,
+    pub seconds: f64,
 }
 
 impl FileReport {
@@ -260,11 +312,14 @@ impl FileReport {
             generate_seconds: 0.0,
             seconds: 0.0,
             matches: Vec::new(),
+            rounds: Vec::new(),
+            first_answer: None,
+            conversation: Vec::new(),
         }
     }
 
     fn routed(mut self, decision: Decision) -> Self {
-        self.role = decision.role;
+        self.role = self.role.or(decision.role);
         self.route = Some(decision.source);
         self.route_reason = Some(decision.reason);
         self
@@ -330,57 +385,54 @@ pub fn run<B: Backend>(
             }
         }
     }
-    // Group by role (stable within a role) so each editor is loaded once.
+    // Group by role (stable within a role) so each editor is loaded once; files the coder
+    // gives up on join the escalation role's group, so that model still loads once.
     work.sort_by_key(|(role, ..)| *role);
     let total = work.len();
     let mut broken: Option<(Role, String)> = None;
-    for (index, (role, cand, route)) in work.into_iter().enumerate() {
-        progress.event(&Event::FileStart {
-            path: cand.rel.clone(),
+    let mut queue: std::collections::VecDeque<Job> = work
+        .into_iter()
+        .map(|(role, cand, route)| Job {
             role,
-            index,
+            cand,
+            route,
+            earlier: None,
+        })
+        .collect();
+    let mut index = 0;
+    while let Some(job) = queue.pop_front() {
+        progress.event(&Event::FileStart {
+            path: job.cand.rel.clone(),
+            role: job.role,
+            index: index.min(total.saturating_sub(1)),
             total,
         });
-        let task = FileTask {
-            role,
-            instruction: &route.focus,
-            cand: &cand,
-            speculate: request.speculate,
-            kv: request
-                .kv_cache
-                .as_ref()
-                .map(|c| (c, lifecycle.config().model_path(role))),
-        };
-        let mut report = match &broken {
-            // A model that cannot load fails every file of its role without retrying the load.
-            Some((r, reason)) if *r == role => FileReport::new(
-                &cand.rel,
-                Outcome::Failed(FileError::ModelUnavailable(reason.clone())),
-            ),
-            _ => {
-                let started = Instant::now();
-                match lifecycle.with(role, |model| edit_file(model, &task, progress)) {
-                    Ok(mut r) => {
-                        r.seconds = started.elapsed().as_secs_f64();
-                        r
-                    }
-                    Err(e) => {
-                        let reason = e.to_string();
-                        broken = Some((role, reason.clone()));
-                        FileReport::new(
-                            &cand.rel,
-                            Outcome::Failed(FileError::ModelUnavailable(reason)),
-                        )
-                    }
+        index += 1;
+        let report = edit_one(lifecycle, request, &job, &mut broken, progress);
+        match escalation(request, &job, &report) {
+            Some(to) => {
+                let at = queue
+                    .iter()
+                    .position(|j| j.role > to)
+                    .unwrap_or(queue.len());
+                queue.insert(
+                    at,
+                    Job {
+                        role: to,
+                        earlier: Some(Box::new(report)),
+                        ..job
+                    },
+                );
+            }
+            None => {
+                let mut report = report.routed(job.route.decision);
+                if job.route.focus != request.instruction {
+                    report.focus = Some(job.route.focus);
                 }
+                done(progress, &report);
+                reports.push(report);
             }
         }
-        .routed(route.decision);
-        if route.focus != request.instruction {
-            report.focus = Some(route.focus);
-        }
-        done(progress, &report);
-        reports.push(report);
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path));
     Report {
@@ -392,6 +444,97 @@ pub fn run<B: Backend>(
     }
 }
 
+/// One file waiting for an editor.
+struct Job {
+    role: Role,
+    cand: Candidate,
+    route: router::Route,
+    /// The report of an earlier model that gave up on the file (escalation).
+    earlier: Option<Box<FileReport>>,
+}
+
+/// Where a failed file goes next, if anywhere: once, from the coder to the escalation role,
+/// when another answer could help.
+fn escalation(request: &EditRequest, job: &Job, report: &FileReport) -> Option<Role> {
+    let to = request.escalate_to?;
+    let Outcome::Failed(error) = &report.outcome else {
+        return None;
+    };
+    (job.earlier.is_none() && job.role == Role::Coder && to != job.role && error.retryable())
+        .then_some(to)
+}
+
+/// Edits one file with its job's model; an earlier model's rounds come first in the report.
+fn edit_one<B: Backend>(
+    lifecycle: &mut Lifecycle<B>,
+    request: &EditRequest,
+    job: &Job,
+    broken: &mut Option<(Role, String)>,
+    progress: &dyn Progress,
+) -> FileReport {
+    let role = job.role;
+    let task = FileTask {
+        role,
+        instruction: &job.route.focus,
+        cand: &job.cand,
+        speculate: request.speculate,
+        rounds: request.rounds,
+        kv: request
+            .kv_cache
+            .as_ref()
+            .map(|c| (c, lifecycle.config().model_path(role))),
+    };
+    let mut report = match broken {
+        // A model that cannot load fails every file of its role without retrying the load.
+        Some((r, reason)) if *r == role => FileReport::new(
+            &job.cand.rel,
+            Outcome::Failed(FileError::ModelUnavailable(reason.clone())),
+        ),
+        _ => {
+            let started = Instant::now();
+            match lifecycle.with(role, |model| edit_file(model, &task, progress)) {
+                Ok(mut r) => {
+                    r.seconds = started.elapsed().as_secs_f64();
+                    r
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    *broken = Some((role, reason.clone()));
+                    FileReport::new(
+                        &job.cand.rel,
+                        Outcome::Failed(FileError::ModelUnavailable(reason)),
+                    )
+                }
+            }
+        }
+    };
+    report.role = Some(role);
+    if let Some(earlier) = &job.earlier {
+        report.absorb(earlier);
+    }
+    report
+}
+
+impl FileReport {
+    /// Takes in an earlier model's work on the same file: its rounds come first, its tokens
+    /// and time count, and its first answer stays the file's first answer.
+    fn absorb(&mut self, earlier: &FileReport) {
+        let mut rounds = earlier.rounds.clone();
+        rounds.append(&mut self.rounds);
+        self.rounds = rounds;
+        self.prompt_tokens += earlier.prompt_tokens;
+        self.reused_tokens += earlier.reused_tokens;
+        self.generated_tokens += earlier.generated_tokens;
+        self.drafted_tokens += earlier.drafted_tokens;
+        self.accepted_tokens += earlier.accepted_tokens;
+        self.repeated_blocks += earlier.repeated_blocks;
+        self.prompt_seconds += earlier.prompt_seconds;
+        self.generate_seconds += earlier.generate_seconds;
+        self.seconds += earlier.seconds;
+        self.first_answer.clone_from(&earlier.first_answer);
+    }
+}
+
 fn done(progress: &dyn Progress, report: &FileReport) {
     progress.event(&Event::FileDone {
         path: report.path.clone(),
@@ -399,23 +542,85 @@ fn done(progress: &dyn Progress, report: &FileReport) {
     });
 }
 
-/// Prompts, generates, parses and applies one file. Every failure is this file's alone.
+/// Prompts, generates, parses and applies one file, with up to `task.rounds` more answers
+/// when the model is told what went wrong. Every failure is this file's alone.
 fn edit_file<M: LanguageModel>(
     model: &mut M,
     task: &FileTask<'_>,
     progress: &dyn Progress,
 ) -> FileReport {
+    let cand = task.cand;
     let mut report = FileReport::new(
-        &task.cand.rel,
+        &cand.rel,
         Outcome::Unchanged {
             reason: String::new(),
         },
     );
-    report.outcome = match try_edit(model, task, progress, &mut report) {
-        Ok(outcome) => outcome,
-        Err(error) => Outcome::Failed(error),
-    };
+    let mut conversation =
+        prompt::edit_messages(task.role, task.instruction, &cand.rel, &cand.content);
+    for round in 0..=task.rounds {
+        let started = Instant::now();
+        let generated_before = report.generated_tokens;
+        let mut answer = String::new();
+        let result = attempt(
+            model,
+            task,
+            &conversation,
+            progress,
+            &mut report,
+            &mut answer,
+        );
+        report.rounds.push(Round {
+            role: task.role,
+            result: result.as_ref().map_or_else(FileError::kind, |_| "ok"),
+            generated_tokens: report.generated_tokens - generated_before,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        if round == 0 {
+            report.first_answer = match &result {
+                Ok(Outcome::Changed { new_content, .. }) => Some(new_content.clone()),
+                Ok(_) => Some(cand.content.clone()),
+                Err(_) => None,
+            };
+        }
+        conversation.push(ChatMessage::assistant(answer));
+        match result {
+            Ok(outcome) => {
+                report.outcome = outcome;
+                break;
+            }
+            Err(error) if error.retryable() && round < task.rounds => {
+                conversation.push(ChatMessage::user(feedback(&error, &cand.content)));
+            }
+            Err(error) => {
+                report.outcome = Outcome::Failed(error);
+                break;
+            }
+        }
+    }
+    report.conversation = conversation;
     report
+}
+
+/// What the model is told after an answer that did not work: the error, and what it needs to
+/// do better (the closest lines for a SEARCH that matched nothing, the broken line for a
+/// parse error).
+pub fn feedback(error: &FileError, content: &str) -> String {
+    let detail = match error {
+        FileError::Answer {
+            error: EditError::NoMatch { search, .. },
+            ..
+        } => match edit::closest_lines(content, search) {
+            Some((line, lines)) => format!(
+                "\nThe closest lines in the file, from line {line}, are:\n```\n{lines}\n```\n\
+                 Copy the SEARCH lines exactly from the file."
+            ),
+            None => String::new(),
+        },
+        FileError::Syntax { excerpt, .. } => format!("\nThe edited file there:\n```\n{excerpt}```"),
+        _ => String::new(),
+    };
+    prompt::retry_message(&error.to_string(), &detail)
 }
 
 /// One file's edit request to an editor model.
@@ -424,6 +629,7 @@ struct FileTask<'a> {
     instruction: &'a str,
     cand: &'a Candidate,
     speculate: bool,
+    rounds: usize,
     /// The disk cache and the model file it keys entries by.
     kv: Option<(&'a KvCache, std::path::PathBuf)>,
 }
@@ -432,11 +638,15 @@ fn generation_error(e: ModelError) -> FileError {
     FileError::Generation(e.to_string())
 }
 
-fn try_edit<M: LanguageModel>(
+/// One answer: prompt (the conversation so far), generate, parse, apply, gate. `answer` gets
+/// the model's text, for the next round's conversation.
+fn attempt<M: LanguageModel>(
     model: &mut M,
     task: &FileTask<'_>,
+    conversation: &[ChatMessage],
     progress: &dyn Progress,
     report: &mut FileReport,
+    answer_text: &mut String,
 ) -> Result<Outcome, FileError> {
     let FileTask {
         role,
@@ -445,9 +655,10 @@ fn try_edit<M: LanguageModel>(
         speculate,
         ..
     } = *task;
-    let (tokens, file_tokens) = edit_prompt(model, role, instruction, &cand.rel, &cand.content)
-        .map_err(generation_error)?;
-    report.prompt_tokens = tokens.len();
+    let text = model.chat_prompt(conversation).map_err(generation_error)?;
+    let (tokens, file_tokens) =
+        tokenize_prompt(model, &text, &cand.rel, &cand.content).map_err(generation_error)?;
+    report.prompt_tokens += tokens.len();
     let context = model.context_size();
     if tokens.len() + MIN_ANSWER_TOKENS > context {
         return Err(FileError::PromptTooLong {
@@ -504,14 +715,15 @@ fn try_edit<M: LanguageModel>(
             cache.store(model, key);
         }
     }
-    report.generated_tokens = generation.generated_tokens;
-    report.reused_tokens = generation.reused_tokens;
-    report.drafted_tokens = generation.drafted_tokens;
-    report.accepted_tokens = generation.accepted_tokens;
-    report.prompt_seconds = generation.prompt_seconds + restore_seconds;
-    report.restored = restored;
-    report.generate_seconds = generation.generate_seconds;
+    report.generated_tokens += generation.generated_tokens;
+    report.reused_tokens += generation.reused_tokens;
+    report.drafted_tokens += generation.drafted_tokens;
+    report.accepted_tokens += generation.accepted_tokens;
+    report.prompt_seconds += generation.prompt_seconds + restore_seconds;
+    report.restored |= restored;
+    report.generate_seconds += generation.generate_seconds;
     tracing::debug!(path = %cand.rel, answer = %generation.text, "model answer");
+    answer_text.clone_from(&generation.text);
     let cut_off = match generation.stop {
         StopReason::MaxTokens if options.max_tokens == budget => Some(format!(
             "the answer was cut off at its budget of {budget} tokens, four times the file and 1024 more"
@@ -527,16 +739,23 @@ fn try_edit<M: LanguageModel>(
     };
     let mut answer = edit::parse_answer(&generation.text, prompt::allows_whole_file(&cand.content))
         .map_err(answer_error)?;
-    report.repeated_blocks = edit::drop_repeats(&mut answer);
+    report.repeated_blocks += edit::drop_repeats(&mut answer);
     let applied = edit::resolve(&cand.content, &answer).map_err(answer_error)?;
     if let edit::Answer::WholeFile(_) = answer {
         check_whole_file(instruction, &cand.content, &applied.text)
             .map_err(FileError::PartialAnswer)?;
     }
+    if let Some((language, error)) = syntax::new_error(&cand.rel, &cand.content, &applied.text) {
+        return Err(FileError::Syntax {
+            language: language.name(),
+            excerpt: syntax::excerpt(&applied.text, error.line),
+            error: error.to_string(),
+        });
+    }
     report.matches = applied
         .matches
         .iter()
-        .map(|m| match_name(*m).to_owned())
+        .map(|m| m.name().to_owned())
         .collect();
     if applied.text == cand.content {
         let reason = match answer {
@@ -567,7 +786,7 @@ pub fn edit_prompt<M: LanguageModel>(
 ) -> Result<(Vec<Token>, usize), ModelError> {
     let messages = prompt::edit_messages(role, instruction, rel, content);
     let text = model.chat_prompt(&messages)?;
-    tokenize_prompt(model, &text, content)
+    tokenize_prompt(model, &text, rel, content)
 }
 
 /// Tokenizes a rendered prompt, treating the file's own text as plain text: a file containing
@@ -575,10 +794,17 @@ pub fn edit_prompt<M: LanguageModel>(
 fn tokenize_prompt<M: LanguageModel>(
     model: &M,
     text: &str,
+    rel: &str,
     content: &str,
 ) -> Result<(Vec<Token>, usize), ModelError> {
-    // The file comes last in the prompt, so its last occurrence is the file itself.
-    let Some(at) = text.rfind(content).filter(|_| !content.is_empty()) else {
+    // The file follows its header in the first user message; later turns (answers, feedback)
+    // come after it.
+    let header = prompt::file_header(rel);
+    let Some(at) = text
+        .find(&header)
+        .map(|h| h + header.len())
+        .filter(|&at| !content.is_empty() && text[at..].starts_with(content))
+    else {
         return Ok((model.tokenize(text, true)?, 0));
     };
     let mut tokens = model.tokenize(&text[..at], true)?;
@@ -613,14 +839,6 @@ fn check_whole_file(instruction: &str, old: &str, new: &str) -> Result<(), Strin
             "the model's whole-file answer drops {} without being asked; not applied",
             dropped.join(", ")
         ))
-    }
-}
-
-fn match_name(m: MatchKind) -> &'static str {
-    match m {
-        MatchKind::Exact => "exact",
-        MatchKind::TrailingWhitespace => "trailing-whitespace",
-        MatchKind::Indentation => "indentation",
     }
 }
 

@@ -29,6 +29,8 @@ fn request(instruction: &str) -> EditRequest {
         role: None,
         speculate: true,
         kv_cache: None,
+        rounds: 0,
+        escalate_to: None,
     }
 }
 
@@ -116,10 +118,8 @@ fn a_failing_file_does_not_stop_the_batch() {
 #[test]
 fn a_looping_answer_is_stopped_at_its_first_repeated_block() {
     let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
-    let a =
-        "<<<<<<< SEARCH\ndef a():\n=======\ndef a():\n    \"\"\"A.\"\"\"\n>>>>>>> REPLACE\n";
-    let b =
-        "<<<<<<< SEARCH\ndef b():\n=======\ndef b():\n    \"\"\"B.\"\"\"\n>>>>>>> REPLACE\n";
+    let a = "<<<<<<< SEARCH\ndef a():\n=======\ndef a():\n    \"\"\"A.\"\"\"\n>>>>>>> REPLACE\n";
+    let b = "<<<<<<< SEARCH\ndef b():\n=======\ndef b():\n    \"\"\"B.\"\"\"\n>>>>>>> REPLACE\n";
     // A model caught in a loop repeats its blocks until the context runs out.
     let looping = format!("{a}{b}").repeat(50);
     backend.answer("m.py", &looping);
@@ -178,11 +178,10 @@ fn a_runaway_answer_stops_at_its_budget() {
 #[test]
 fn partial_whole_file_answers_are_refused() {
     let old = "def a():\n    pass\n\n\ndef b():\n    pass\n\n\ndef c():\n    pass\n";
-    let err =
-        check_whole_file("document a", old, "def a():\n    \"\"\"Doc.\"\"\"\n").unwrap_err();
+    let err = check_whole_file("document a", old, "def a():\n    \"\"\"Doc.\"\"\"\n").unwrap_err();
     assert!(err.contains("partial answer"), "{err}");
-    let err = check_whole_file("tidy", old, &old.replace("def c():\n    pass\n", "x = 1\n"))
-        .unwrap_err();
+    let err =
+        check_whole_file("tidy", old, &old.replace("def c():\n    pass\n", "x = 1\n")).unwrap_err();
     assert!(err.contains("`c`"), "{err}");
     // A definition the instruction names may go (a rename).
     assert!(check_whole_file("rename `c` to `d`", old, &old.replace("def c", "def d")).is_ok());
@@ -323,4 +322,129 @@ fn missing_editor_model_fails_its_files_once_and_others_go_on() {
     assert_eq!(error.kind(), "model-unavailable");
     let reason = error.to_string();
     assert!(reason.contains("algorithm.gguf"), "{reason}");
+}
+
+const MISS: &str = "<<<<<<< SEARCH\ndef nothing_like_it():\n=======\ndef new():\n>>>>>>> REPLACE\n";
+
+#[test]
+fn an_answer_that_does_not_apply_is_retried_with_the_closest_lines() {
+    let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+    // The retry prompt holds the feedback; the first prompt does not.
+    backend.answer("could not be used", BLOCK);
+    backend.answer("def old", MISS);
+    let mut req = request("tidy");
+    req.role = Some(Role::Coder);
+    req.rounds = 2;
+    let files = vec![cand("a.py", "import os\n\n\ndef old():\n    pass\n")];
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        files,
+        &[],
+        &Silent,
+    );
+    let file = &report.files[0];
+    assert_eq!(file.outcome.label(), "changed", "{:?}", file.outcome);
+    let results: Vec<&str> = file.rounds.iter().map(|r| r.result).collect();
+    assert_eq!(results, vec!["search-not-found", "ok"]);
+    // pass@1 saw no applicable first answer.
+    assert_eq!(file.first_answer, None);
+    let feedback = &file.conversation[3].content;
+    assert!(feedback.contains("from line 4"), "{feedback}");
+    assert!(feedback.contains("def old():"), "{feedback}");
+}
+
+#[test]
+fn an_edit_that_breaks_the_syntax_is_not_accepted() {
+    let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+    backend.answer(
+        "def old",
+        "<<<<<<< SEARCH\ndef old():\n=======\ndef new(:\n>>>>>>> REPLACE\n",
+    );
+    let mut req = request("tidy");
+    req.role = Some(Role::Coder);
+    let files = vec![cand("a.py", "def old():\n    pass\n")];
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        files,
+        &[],
+        &Silent,
+    );
+    let Outcome::Failed(error) = &report.files[0].outcome else {
+        panic!("{:?}", report.files[0].outcome)
+    };
+    assert_eq!(error.kind(), "syntax-error");
+    assert!(error.to_string().contains("line 1"), "{error}");
+    // A file in a language the gate does not know is not held to it.
+    let files = vec![cand("a.txt", "def old():\n    pass\n")];
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        files,
+        &[],
+        &Silent,
+    );
+    assert_eq!(report.files[0].outcome.label(), "changed");
+}
+
+#[test]
+fn a_file_the_coder_gives_up_on_goes_once_to_the_algorithm_model() {
+    let (_d, mut lc, backend) = lifecycle([50, 400, 400], 900);
+    // The algorithm model's prompt introduces an algorithms expert; the coder's does not.
+    backend.answer("expert in algorithms", BLOCK);
+    backend.answer("def old", MISS);
+    let mut req = request("tidy");
+    req.role = Some(Role::Coder);
+    req.rounds = 1;
+    req.escalate_to = Some(Role::Algorithm);
+    let files = vec![
+        cand("a.py", "def old():\n    pass\n"),
+        cand("b.py", "def old():\n    pass\n"),
+    ];
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        files,
+        &[],
+        &Silent,
+    );
+    for file in &report.files {
+        assert_eq!(file.outcome.label(), "changed", "{:?}", file.outcome);
+        assert_eq!(file.role, Some(Role::Algorithm));
+        let rounds: Vec<(Role, &str)> = file.rounds.iter().map(|r| (r.role, r.result)).collect();
+        assert_eq!(
+            rounds,
+            vec![
+                (Role::Coder, "search-not-found"),
+                (Role::Coder, "search-not-found"),
+                (Role::Algorithm, "ok")
+            ]
+        );
+    }
+    // Both escalated files share one load of the algorithm model.
+    let stats = &report.models.roles;
+    assert_eq!(
+        (stats[&Role::Coder].loads, stats[&Role::Algorithm].loads),
+        (1, 1)
+    );
+    // Without escalation the file fails with its last error.
+    req.escalate_to = None;
+    let files = vec![cand("c.py", "def old():\n    pass\n")];
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        files,
+        &[],
+        &Silent,
+    );
+    let Outcome::Failed(error) = &report.files[0].outcome else {
+        panic!("{:?}", report.files[0].outcome)
+    };
+    assert_eq!(error.kind(), "search-not-found");
 }

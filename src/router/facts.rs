@@ -316,7 +316,8 @@ pub fn renames(instruction: &str) -> Vec<(String, String)> {
                 .split_once(&format!("`{}`", pair[0]))
                 .and_then(|(_, rest)| rest.split_once(&format!("`{}`", pair[1])))
                 .map(|(mid, _)| mid.to_lowercase());
-            if !between.is_some_and(|m| m.contains(" to ") || m.contains("->") || m.contains('→')) {
+            if !between.is_some_and(|m| m.contains(" to ") || m.contains("->") || m.contains('→'))
+            {
                 return Vec::new();
             }
             pairs.push((pair[0].clone(), pair[1].clone()));

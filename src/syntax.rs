@@ -1,0 +1,339 @@
+//! Syntax: whether a file's text parses, where it does not, and a few exact facts about code
+//! that only a parser can give (which Python functions lack a docstring).
+//!
+//! Owns the language of a path (by extension), parsing with the tree-sitter grammars for
+//! source code and with each data format's own parser (JSON, TOML, YAML), and the syntax gate:
+//! an edit that adds parse errors to a file is not accepted. Files in a language it does not
+//! know pass the gate untouched. It never edits anything.
+
+use tree_sitter::{Node, Parser};
+
+/// A language the gate can parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Python,
+    Rust,
+    JavaScript,
+    TypeScript,
+    Tsx,
+    Go,
+    C,
+    Cpp,
+    Java,
+    Json,
+    Toml,
+    Yaml,
+}
+
+impl Language {
+    /// The language of a repository path, from its extension.
+    pub fn of(path: &str) -> Option<Language> {
+        let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "py" | "pyi" => Language::Python,
+            "rs" => Language::Rust,
+            "js" | "mjs" | "cjs" | "jsx" => Language::JavaScript,
+            "ts" | "mts" | "cts" => Language::TypeScript,
+            "tsx" => Language::Tsx,
+            "go" => Language::Go,
+            "c" | "h" => Language::C,
+            "cc" | "cpp" | "cxx" | "hpp" | "hh" | "hxx" => Language::Cpp,
+            "java" => Language::Java,
+            "json" => Language::Json,
+            "toml" => Language::Toml,
+            "yaml" | "yml" => Language::Yaml,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Python => "Python",
+            Language::Rust => "Rust",
+            Language::JavaScript => "JavaScript",
+            Language::TypeScript => "TypeScript",
+            Language::Tsx => "TSX",
+            Language::Go => "Go",
+            Language::C => "C",
+            Language::Cpp => "C++",
+            Language::Java => "Java",
+            Language::Json => "JSON",
+            Language::Toml => "TOML",
+            Language::Yaml => "YAML",
+        }
+    }
+
+    fn grammar(self) -> Option<tree_sitter::Language> {
+        Some(match self {
+            Language::Python => tree_sitter_python::LANGUAGE.into(),
+            Language::Rust => tree_sitter_rust::LANGUAGE.into(),
+            Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+            Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
+            Language::Go => tree_sitter_go::LANGUAGE.into(),
+            Language::C => tree_sitter_c::LANGUAGE.into(),
+            Language::Cpp => tree_sitter_cpp::LANGUAGE.into(),
+            Language::Java => tree_sitter_java::LANGUAGE.into(),
+            Language::Json | Language::Toml | Language::Yaml => return None,
+        })
+    }
+}
+
+/// One place where a text does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// 1-based line.
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Where `text` does not parse as `language`: tree-sitter's error and missing nodes (the
+/// outermost of each), or the data format parser's first error.
+pub fn errors(language: Language, text: &str) -> Vec<SyntaxError> {
+    match language {
+        Language::Json => serde_json::from_str::<serde_json::Value>(text)
+            .err()
+            .map(|e| SyntaxError {
+                line: e.line().max(1),
+                message: e.to_string(),
+            })
+            .into_iter()
+            .collect(),
+        Language::Toml => toml::from_str::<toml::Table>(text)
+            .err()
+            .map(|e| SyntaxError {
+                line: e.span().map_or(1, |s| line_of(text, s.start)),
+                message: e.message().to_owned(),
+            })
+            .into_iter()
+            .collect(),
+        Language::Yaml => yaml_rust2::YamlLoader::load_from_str(text)
+            .err()
+            .map(|e| SyntaxError {
+                line: e.marker().line().max(1),
+                message: e.info().to_owned(),
+            })
+            .into_iter()
+            .collect(),
+        _ => tree_errors(language, text),
+    }
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].matches('\n').count() + 1
+}
+
+fn parse(language: Language, text: &str) -> Option<tree_sitter::Tree> {
+    let grammar = language.grammar()?;
+    let mut parser = Parser::new();
+    parser.set_language(&grammar).ok()?;
+    parser.parse(text, None)
+}
+
+fn tree_errors(language: Language, text: &str) -> Vec<SyntaxError> {
+    let Some(tree) = parse(language, text) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    collect_errors(tree.root_node(), text, &mut found);
+    found
+}
+
+/// The outermost error and missing nodes under `node`.
+fn collect_errors(node: Node<'_>, text: &str, found: &mut Vec<SyntaxError>) {
+    if node.is_error() || node.is_missing() {
+        let line = node.start_position().row + 1;
+        let message = if node.is_missing() {
+            format!("missing `{}`", node.kind())
+        } else {
+            let snippet: String = text[node.byte_range()]
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .chars()
+                .take(40)
+                .collect();
+            format!("syntax error at `{snippet}`")
+        };
+        found.push(SyntaxError { line, message });
+        return;
+    }
+    if !node.has_error() {
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.children(&mut cursor) {
+        collect_errors(child, text, found);
+    }
+}
+
+/// The syntax gate: the first parse error that `after` has and `before` had not, when `after`
+/// has more errors than `before`. Files in a language the gate does not know always pass, and
+/// so does a file that was already broken in the same places.
+pub fn new_error(path: &str, before: &str, after: &str) -> Option<(Language, SyntaxError)> {
+    let language = Language::of(path)?;
+    let old = errors(language, before);
+    let new = errors(language, after);
+    if new.len() <= old.len() {
+        return None;
+    }
+    let old_lines: Vec<&str> = old
+        .iter()
+        .filter_map(|e| before.lines().nth(e.line - 1))
+        .collect();
+    let first = new
+        .iter()
+        .find(|e| {
+            after
+                .lines()
+                .nth(e.line - 1)
+                .is_none_or(|l| !old_lines.contains(&l))
+        })
+        .or(new.first())?;
+    Some((language, first.clone()))
+}
+
+/// The lines around `line` (1-based) with that line marked `>>`, for error feedback.
+pub fn excerpt(text: &str, line: usize) -> String {
+    let from = line.saturating_sub(3).max(1);
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(n, _)| *n >= from && *n <= line + 2)
+        .map(|(n, l)| {
+            let mark = if n == line { ">>" } else { "  " };
+            format!("{mark} {n:>4} | {l}\n")
+        })
+        .collect()
+}
+
+/// The Python functions and classes of `text` that have no docstring, by name; `public_only`
+/// leaves out names starting with `_`. None when `text` is not Python that parses.
+pub fn python_missing_docstrings(text: &str, public_only: bool) -> Option<Vec<String>> {
+    let tree = parse(Language::Python, text)?;
+    if tree.root_node().has_error() {
+        return None;
+    }
+    let mut missing = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        let mut cursor = node.walk();
+        stack.extend(node.children(&mut cursor));
+        if !matches!(node.kind(), "function_definition" | "class_definition") {
+            continue;
+        }
+        let name = node
+            .child_by_field_name("name")
+            .map(|n| text[n.byte_range()].to_owned())
+            .unwrap_or_default();
+        if public_only && name.starts_with('_') {
+            continue;
+        }
+        if !has_docstring(node) {
+            missing.push((node.start_byte(), name));
+        }
+    }
+    missing.sort();
+    Some(missing.into_iter().map(|(_, name)| name).collect())
+}
+
+/// Whether a Python definition's body starts with a string statement.
+fn has_docstring(definition: Node<'_>) -> bool {
+    let Some(body) = definition.child_by_field_name("body") else {
+        return false;
+    };
+    let mut cursor = body.walk();
+    let first = body.named_children(&mut cursor).next();
+    first.is_some_and(|statement| {
+        statement.kind() == "expression_statement"
+            && statement
+                .named_child(0)
+                .is_some_and(|e| matches!(e.kind(), "string" | "concatenated_string"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sound_code_parses_in_every_language() {
+        for (path, text) in [
+            ("a.py", "def f(x):\n    return x + 1\n"),
+            ("a.rs", "fn f(x: u32) -> u32 { x + 1 }\n"),
+            ("a.js", "function f(x) { return x + 1; }\n"),
+            ("a.ts", "function f(x: number): number { return x + 1; }\n"),
+            ("a.tsx", "const A = () => <div>{1}</div>;\n"),
+            ("a.go", "package a\n\nfunc F(x int) int { return x + 1 }\n"),
+            ("a.c", "int f(int x) { return x + 1; }\n"),
+            ("a.cpp", "template <class T> T f(T x) { return x + 1; }\n"),
+            ("A.java", "class A { int f(int x) { return x + 1; } }\n"),
+            ("a.json", "{\"a\": [1, 2]}\n"),
+            ("a.toml", "[a]\nb = 1\n"),
+            ("a.yaml", "a:\n  - 1\n  - 2\n"),
+        ] {
+            let language = Language::of(path).unwrap();
+            assert_eq!(errors(language, text), Vec::new(), "{path}");
+        }
+    }
+
+    #[test]
+    fn broken_code_is_found_with_its_line() {
+        for (path, text, line) in [
+            ("a.py", "def f(x):\n    return (x + 1\n\ny = 2\n", 2),
+            ("a.rs", "fn f() {\n    let x = ;\n}\n", 2),
+            ("a.js", "function f( {\n}\n", 1),
+            ("a.go", "package a\nfunc F( {\n", 2),
+            ("a.json", "{\"a\": [1, 2}\n", 1),
+            ("a.toml", "a = 1\nb = \n", 2),
+            ("a.yaml", "a: [1, 2\nb: 3\n", 2),
+        ] {
+            let found = errors(Language::of(path).unwrap(), text);
+            assert!(!found.is_empty(), "{path}");
+            assert!(found[0].line <= line + 1, "{path}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn the_gate_rejects_only_new_errors() {
+        let good = "def f(x):\n    return x\n";
+        let broken = "def f(x):\n    return x +\n";
+        let (_, e) = new_error("m.py", good, broken).unwrap();
+        assert_eq!(e.line, 2, "{e}");
+        assert_eq!(
+            new_error("m.py", good, "def f(x):\n    return 2 * x\n"),
+            None
+        );
+        // Already broken the same way: the edit did not make it worse.
+        let edited = "def g():\n    pass\n\n\ndef f(x):\n    return x +\n";
+        assert_eq!(new_error("m.py", broken, edited), None);
+        // Unknown languages pass.
+        assert_eq!(new_error("notes.txt", "a", "(("), None);
+    }
+
+    #[test]
+    fn excerpt_marks_the_line() {
+        let text = "a\nb\nc\nd\ne\nf\n";
+        let ex = excerpt(text, 3);
+        assert!(ex.contains(">>    3 | c"), "{ex}");
+        assert!(ex.contains("     1 | a") && ex.contains("     5 | e") && !ex.contains("| f"));
+    }
+
+    #[test]
+    fn python_docstrings_are_read_from_the_tree() {
+        let text = "def a():\n    \"\"\"A.\"\"\"\n\n\ndef b():\n    return 1\n\n\ndef _c():\n    pass\n\n\nclass D:\n    'D.'\n";
+        assert_eq!(
+            python_missing_docstrings(text, false).unwrap(),
+            vec!["b", "_c"]
+        );
+        assert_eq!(python_missing_docstrings(text, true).unwrap(), vec!["b"]);
+        assert_eq!(python_missing_docstrings("def (:\n", false), None);
+    }
+}
