@@ -214,9 +214,18 @@ pub fn excerpt(text: &str, line: usize) -> String {
         .collect()
 }
 
-/// The Python functions and classes of `text` that have no docstring, by name; `public_only`
-/// leaves out names starting with `_`. None when `text` is not Python that parses.
-pub fn python_missing_docstrings(text: &str, public_only: bool) -> Option<Vec<String>> {
+/// A Python definition without a docstring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undocumented {
+    pub name: String,
+    /// A class (else a function or method).
+    pub class: bool,
+}
+
+/// The Python functions and classes of `text` that have no docstring, in file order;
+/// `public_only` leaves out names starting with `_`. None when `text` is not Python that
+/// parses.
+pub fn python_missing_docstrings(text: &str, public_only: bool) -> Option<Vec<Undocumented>> {
     let tree = parse(Language::Python, text)?;
     if tree.root_node().has_error() {
         return None;
@@ -237,11 +246,12 @@ pub fn python_missing_docstrings(text: &str, public_only: bool) -> Option<Vec<St
             continue;
         }
         if !has_docstring(node) {
-            missing.push((node.start_byte(), name));
+            let class = node.kind() == "class_definition";
+            missing.push((node.start_byte(), Undocumented { name, class }));
         }
     }
-    missing.sort();
-    Some(missing.into_iter().map(|(_, name)| name).collect())
+    missing.sort_by_key(|(at, _)| *at);
+    Some(missing.into_iter().map(|(_, u)| u).collect())
 }
 
 /// Whether a Python definition's body starts with a string statement.
@@ -329,11 +339,15 @@ mod tests {
     #[test]
     fn python_docstrings_are_read_from_the_tree() {
         let text = "def a():\n    \"\"\"A.\"\"\"\n\n\ndef b():\n    return 1\n\n\ndef _c():\n    pass\n\n\nclass D:\n    'D.'\n";
-        assert_eq!(
-            python_missing_docstrings(text, false).unwrap(),
-            vec!["b", "_c"]
-        );
-        assert_eq!(python_missing_docstrings(text, true).unwrap(), vec!["b"]);
+        let names = |public| -> Vec<String> {
+            python_missing_docstrings(text, public)
+                .unwrap()
+                .into_iter()
+                .map(|u| u.name)
+                .collect()
+        };
+        assert_eq!(names(false), vec!["b", "_c"]);
+        assert_eq!(names(true), vec!["b"]);
         assert_eq!(python_missing_docstrings("def (:\n", false), None);
     }
 }

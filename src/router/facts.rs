@@ -337,8 +337,37 @@ pub fn has_identifier(content: &str, name: &str) -> bool {
 }
 
 /// Why an instruction asks for nothing in this file any more, decided from exact facts: a
-/// rename whose old names no longer occur (the hook ran it already). None: a change may be due.
-pub fn already_done(instruction: &str, content: &str) -> Option<String> {
+/// rename whose old names no longer occur (the hook ran it already), or docstrings asked for
+/// Python definitions that all have one. None: a change may be due.
+pub fn already_done(instruction: &str, path: &str, content: &str) -> Option<String> {
+    renamed(instruction, content).or_else(|| documented(instruction, path, content))
+}
+
+/// A docstring instruction on a Python file whose definitions it concerns all have one.
+fn documented(instruction: &str, path: &str, content: &str) -> Option<String> {
+    let lower = instruction.to_lowercase();
+    let all_docstrings = clauses(instruction)
+        .iter()
+        .all(|c| c.to_lowercase().contains("docstring"));
+    if !all_docstrings || crate::syntax::Language::of(path) != Some(crate::syntax::Language::Python)
+    {
+        return None;
+    }
+    let missing = crate::syntax::python_missing_docstrings(content, lower.contains("public"))?;
+    let (functions, classes) = (
+        ["function", "method", "def "].iter().any(|w| lower.contains(w)),
+        lower.contains("class"),
+    );
+    let named = backticked(instruction);
+    let due = missing.iter().any(|u| {
+        let kind_asked = (functions == classes) || (u.class == classes);
+        kind_asked && (named.is_empty() || named.contains(&u.name))
+    });
+    (!due).then(|| "nothing due: every definition it concerns has a docstring".to_owned())
+}
+
+/// A rename whose old names no longer occur.
+fn renamed(instruction: &str, content: &str) -> Option<String> {
     let pairs = renames(instruction);
     if pairs.is_empty() || pairs.iter().any(|(old, _)| has_identifier(content, old)) {
         return None;

@@ -268,7 +268,7 @@ impl Router {
             .flatten()
             .map(out_of_scope);
         let due = || {
-            already_done(&focus, &cand.content).map(|reason| Decision {
+            already_done(&focus, &cand.rel, &cand.content).map(|reason| Decision {
                 role: None,
                 source: Source::Due,
                 reason,
@@ -521,11 +521,29 @@ mod tests {
     #[test]
     fn a_rename_whose_old_name_is_gone_is_not_due() {
         let i = "rename the variable `x` to `count`";
-        assert!(already_done(i, "count = count + y\n").is_some());
+        assert!(already_done(i, "a.py", "count = count + y\n").is_some());
         // `x` inside a longer identifier does not count; `x` on its own does.
-        assert!(already_done(i, "max_x = xs\n").is_some());
-        assert_eq!(already_done(i, "x = x + y\n"), None);
-        assert_eq!(already_done("add docs", "x = 1\n"), None);
+        assert!(already_done(i, "a.py", "max_x = xs\n").is_some());
+        assert_eq!(already_done(i, "a.py", "x = x + y\n"), None);
+        assert_eq!(already_done("add docs", "a.py", "x = 1\n"), None);
+    }
+
+    #[test]
+    fn a_docstring_instruction_on_documented_python_is_not_due() {
+        let documented = "def a():\n    \"\"\"A.\"\"\"\n\n\nclass B:\n    pass\n";
+        let i = "add a docstring to every function";
+        assert!(already_done(i, "m.py", documented).is_some());
+        // Classes were not asked for in `i`; they are in this one.
+        assert_eq!(already_done("add docstrings", "m.py", documented), None);
+        assert!(already_done("add a docstring to `a`", "m.py", documented).is_some());
+        let bare = "def a():\n    pass\n";
+        assert_eq!(already_done(i, "m.py", bare), None);
+        // Only Python is read this way; a docstring clause beside other work is due.
+        assert_eq!(already_done(i, "m.rs", documented), None);
+        assert_eq!(
+            already_done("add a docstring to `a` and make it faster", "m.py", documented),
+            None
+        );
     }
 
     #[test]
