@@ -172,6 +172,15 @@ pub struct RunArgs {
     /// Do not send a file the coder gives up on to the algorithm model.
     #[arg(long)]
     pub no_escalate: bool,
+    /// Run CMD (through `sh -c`) on the edits in a scratch copy of HEAD's tree (the index with
+    /// --staged) and emit only edits it passes; failing files get the output as feedback for
+    /// --rounds more answers, then are left unchanged. With `{file}` in CMD it runs once per
+    /// edited file, `{file}` replaced by its path. Never read from .codey.json.
+    #[arg(long, value_name = "CMD")]
+    pub verify: Option<String>,
+    /// Seconds a verify run may take before it is killed and counts as failed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub verify_timeout: u64,
 }
 
 /// Sends llama.cpp's and codey's logs to stderr at the chosen verbosity.

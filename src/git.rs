@@ -183,6 +183,46 @@ pub fn merge3(
     Ok(String::from_utf8(result.content().to_vec()).ok())
 }
 
+/// Every regular file of HEAD's tree (or of the index, when `staged`): path, bytes, git mode.
+/// An unborn branch has an empty tree.
+pub fn tree_files(repo: &Repository, staged: bool) -> Result<Vec<(String, Vec<u8>, u32)>, GitError> {
+    let mut files = Vec::new();
+    if staged {
+        for entry in repo.index()?.iter() {
+            if entry.mode != 0o100644 && entry.mode != 0o100755 {
+                continue;
+            }
+            let path = String::from_utf8_lossy(&entry.path).into_owned();
+            let blob = repo.find_blob(entry.id)?;
+            files.push((path, blob.content().to_vec(), entry.mode));
+        }
+        return Ok(files);
+    }
+    let Ok(tree) = repo.head().and_then(|h| h.peel_to_tree()) else {
+        return Ok(files);
+    };
+    let mut failed = None;
+    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        let mode = entry.filemode() as u32;
+        if mode != 0o100644 && mode != 0o100755 {
+            return git2::TreeWalkResult::Ok;
+        }
+        let path = format!("{dir}{}", entry.name().unwrap_or_default());
+        match repo.find_blob(entry.id()) {
+            Ok(blob) => files.push((path, blob.content().to_vec(), mode)),
+            Err(e) => {
+                failed = Some(e);
+                return git2::TreeWalkResult::Abort;
+            }
+        }
+        git2::TreeWalkResult::Ok
+    })?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(files),
+    }
+}
+
 /// A staged file: its path, the staged bytes and the git mode.
 #[derive(Debug, Clone)]
 pub struct Staged {

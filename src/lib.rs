@@ -29,3 +29,4 @@ pub mod scan;
 pub mod scripted;
 pub mod session;
 pub mod syntax;
+pub mod verify;

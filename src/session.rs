@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::Role;
 use crate::edit;
-use crate::engine::{self, EditRequest, Outcome, Report};
+use crate::engine::{self, EditRequest, FileError, FileReport, Outcome, Report};
 use crate::event::Progress;
 use crate::git;
 use crate::kvcache::{self, KvCache};
@@ -24,6 +24,7 @@ use crate::output::{self, Base, Change, OutputError, Refusal, Target, WriteOptio
 use crate::router::Router;
 use crate::rules::{self, PathFilter, RulesError};
 use crate::scan::{self, Candidate, ScanError, ScanOptions};
+use crate::verify::{Check, Scratch, Verdict, VerifyError};
 
 /// The version of the JSON report's shape; raised when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -112,6 +113,8 @@ pub struct Plan {
     pub rounds: usize,
     /// A file the coder gives up on goes once to the algorithm model.
     pub escalate: bool,
+    /// The user's check command (`--verify`): an edit is emitted only if it passes.
+    pub verify: Option<Check>,
 }
 
 /// Why a run could not start or finish. None of these is about one file: per-file problems
@@ -130,6 +133,8 @@ pub enum SessionError {
     Git(#[from] git::GitError),
     #[error(transparent)]
     Output(#[from] OutputError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
     #[error("the instruction is empty: say what to change (or use --rule NAME)")]
     EmptyInstruction,
     #[error(
@@ -275,6 +280,7 @@ pub fn run<B: Backend>(
         })
         .collect();
     let mut reports = Vec::with_capacity(plan.jobs.len());
+    let mut scratch: Option<Scratch> = None;
     for job in &plan.jobs {
         let files = job_files(job, &scanned.files, &states);
         let skipped: Vec<_> = scanned
@@ -291,8 +297,28 @@ pub fn run<B: Backend>(
             rounds: plan.rounds,
             escalate_to: plan.escalate.then_some(Role::Algorithm),
         };
-        let mut report = engine::run(lifecycle, &mut router, &request, files, &skipped, progress);
+        let mut report = engine::run(
+            lifecycle,
+            &mut router,
+            &request,
+            files.clone(),
+            &skipped,
+            progress,
+        );
         report.rule.clone_from(&job.rule);
+        if let Some(check) = &plan.verify {
+            if scratch.is_none() {
+                scratch = Some(Scratch::new(root, plan.staged)?);
+            }
+            if let Some(scratch) = scratch.as_mut() {
+                let mut verifier = Verifier {
+                    check,
+                    scratch,
+                    earlier: earlier_edits(&states),
+                };
+                verifier.verify(lifecycle, &request, &files, &mut report, progress)?;
+            }
+        }
         for f in &report.files {
             if let (Outcome::Changed { new_content, .. }, Some(state)) =
                 (&f.outcome, states.get_mut(&f.path))
@@ -319,6 +345,129 @@ pub fn run<B: Backend>(
         },
         message: commit_message(&plan.jobs),
     })
+}
+
+/// What the jobs before this one changed, as (path, content) overlays for the scratch tree.
+fn earlier_edits(states: &BTreeMap<String, FileState>) -> Vec<(String, String)> {
+    states
+        .iter()
+        .filter(|(_, s)| s.current != s.original)
+        .map(|(path, s)| (path.clone(), s.current.clone()))
+        .collect()
+}
+
+/// Runs the verify command on one job's edits and deals with what fails: the failing files
+/// are found (one run per file when the batch fails), told the command's output for up to
+/// `rounds` more answers, and abstain (left unchanged, `verify-failed`) if they still fail.
+struct Verifier<'a> {
+    check: &'a Check,
+    scratch: &'a mut Scratch,
+    /// Edits of earlier jobs, under every run.
+    earlier: Vec<(String, String)>,
+}
+
+impl Verifier<'_> {
+    fn verify<B: Backend>(
+        &mut self,
+        lifecycle: &mut Lifecycle<B>,
+        request: &EditRequest,
+        files: &[Candidate],
+        report: &mut Report,
+        progress: &dyn Progress,
+    ) -> Result<(), SessionError> {
+        let changed: Vec<usize> = (0..report.files.len())
+            .filter(|&i| matches!(report.files[i].outcome, Outcome::Changed { .. }))
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let mut failing = Vec::new();
+        if self.check.per_file() || changed.len() == 1 || !self.run_all(report, &changed)?.passed {
+            for &i in &changed {
+                let verdict = self.run_one(&report.files[i])?;
+                if !verdict.passed {
+                    failing.push((i, verdict.tail));
+                }
+            }
+        }
+        for (i, tail) in failing.iter().cloned() {
+            let Some(cand) = files.iter().find(|c| c.rel == report.files[i].path) else {
+                continue;
+            };
+            let mut tail = tail;
+            for _ in 0..request.rounds.max(1) {
+                let previous = report.files[i].clone();
+                let error = FileError::Verify(tail.clone());
+                report.files[i] = engine::revise(lifecycle, request, cand, previous, &error, progress);
+                if !matches!(report.files[i].outcome, Outcome::Changed { .. }) {
+                    break;
+                }
+                let verdict = self.run_one(&report.files[i])?;
+                if verdict.passed {
+                    tail.clear();
+                    break;
+                }
+                tail = verdict.tail;
+            }
+            if !tail.is_empty() || !matches!(report.files[i].outcome, Outcome::Changed { .. }) {
+                abstain(&mut report.files[i], tail);
+            }
+        }
+        // Edits that pass one by one can still fail together.
+        let kept: Vec<usize> = changed
+            .into_iter()
+            .filter(|&i| matches!(report.files[i].outcome, Outcome::Changed { .. }))
+            .collect();
+        if !failing.is_empty() && !self.check.per_file() && kept.len() > 1 {
+            let verdict = self.run_all(report, &kept)?;
+            if !verdict.passed {
+                for i in kept {
+                    abstain(&mut report.files[i], verdict.tail.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run_all(&mut self, report: &Report, changed: &[usize]) -> Result<Verdict, SessionError> {
+        let mut overlays: Vec<(&str, &str)> = self
+            .earlier
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect();
+        overlays.extend(changed.iter().filter_map(|&i| new_content(&report.files[i])));
+        Ok(self.scratch.run(self.check, &overlays, None)?)
+    }
+
+    fn run_one(&mut self, file: &FileReport) -> Result<Verdict, SessionError> {
+        let mut overlays: Vec<(&str, &str)> = self
+            .earlier
+            .iter()
+            .filter(|(p, _)| *p != file.path)
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect();
+        overlays.extend(new_content(file));
+        Ok(self.scratch.run(self.check, &overlays, Some(&file.path))?)
+    }
+}
+
+fn new_content(file: &FileReport) -> Option<(&str, &str)> {
+    match &file.outcome {
+        Outcome::Changed { new_content, .. } => Some((file.path.as_str(), new_content.as_str())),
+        _ => None,
+    }
+}
+
+/// Leaves a file unchanged with the verify command's last word as its error.
+fn abstain(file: &mut FileReport, tail: String) {
+    if matches!(file.outcome, Outcome::Changed { .. }) || tail.is_empty() {
+        let tail = if tail.is_empty() {
+            "the command failed and no later answer passed it".to_owned()
+        } else {
+            tail
+        };
+        file.outcome = Outcome::Failed(FileError::Verify(tail));
+    }
 }
 
 /// The candidates a job edits, each with what the jobs before it left.
@@ -466,6 +615,74 @@ mod tests {
         // The message names the size, never the instruction itself.
         assert!(err.len() < 400, "{err}");
         assert!(validate(&Job::instruction("add docs"), None, &config).is_ok());
+    }
+
+    fn plan(instruction: &str, verify: &str) -> Plan {
+        Plan {
+            jobs: vec![Job::instruction(instruction)],
+            scan: ScanOptions::default(),
+            staged: false,
+            mode: Mode::Patch,
+            check: false,
+            role: Some(Role::Coder),
+            router_margin: crate::router::DEFAULT_MARGIN,
+            speculate: false,
+            kv_cache: false,
+            rounds: 2,
+            escalate: false,
+            verify: Some(Check {
+                command: verify.to_owned(),
+                timeout: std::time::Duration::from_secs(30),
+            }),
+        }
+    }
+
+    const THREE: &str = "<<<<<<< SEARCH\n    return 1\n=======\n    return 3\n>>>>>>> REPLACE\n";
+    const TWO: &str = "<<<<<<< SEARCH\n    return 1\n=======\n    return 2\n>>>>>>> REPLACE\n";
+
+    #[test]
+    fn an_edit_that_fails_the_verify_command_gets_its_output_and_another_answer() {
+        let (_models, mut lc, backend, _) = crate::scripted::lifecycle([50, 400, 400], 5000);
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join("a.py"), "def f():\n    return 1\n").unwrap();
+        std::fs::write(repo.path().join("b.py"), "def g():\n    return 1\n").unwrap();
+        // The verify command's output reaches the second answer's prompt.
+        backend.answer("WANT-TWO", TWO);
+        backend.answer("return 1", THREE);
+        let check = "! grep -q 'return 3' a.py || { echo WANT-TWO; exit 1; }";
+        let plan = plan("change the return value", check);
+        let result = run(&mut lc, &plan, repo.path(), repo.path(), &crate::event::Silent).unwrap();
+        let files = &result.reports[0].files;
+        let a = files.iter().find(|f| f.path == "a.py").unwrap();
+        let results: Vec<&str> = a.rounds.iter().map(|r| r.result).collect();
+        assert_eq!(results, vec!["ok", "ok"]);
+        assert_eq!(result.changes[0].new_content, "def f():\n    return 2\n");
+        // b.py passes the command with either answer: its first edit stands.
+        assert_eq!(result.changes[1].new_content, "def g():\n    return 3\n");
+        assert_eq!(result.exit_status(), ExitStatus::Clean);
+    }
+
+    #[test]
+    fn an_edit_that_never_passes_is_left_out_with_the_commands_output() {
+        let (_models, mut lc, backend, _) = crate::scripted::lifecycle([50, 400, 400], 5000);
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join("a.py"), "def f():\n    return 1\n").unwrap();
+        backend.answer("return 1", THREE);
+        let plan = plan("change the return value", "echo 'tests failed: 1'; exit 1");
+        let result = run(&mut lc, &plan, repo.path(), repo.path(), &crate::event::Silent).unwrap();
+        let file = &result.reports[0].files[0];
+        let Outcome::Failed(error) = &file.outcome else {
+            panic!("{:?}", file.outcome)
+        };
+        assert_eq!(error.kind(), "verify-failed");
+        assert!(error.to_string().contains("tests failed: 1"), "{error}");
+        assert!(result.changes.is_empty() && result.patch.is_empty());
+        assert_eq!(result.exit_status(), ExitStatus::Failed);
+        // The repository itself was never touched.
+        assert_eq!(
+            std::fs::read_to_string(repo.path().join("a.py")).unwrap(),
+            "def f():\n    return 1\n"
+        );
     }
 
     #[test]

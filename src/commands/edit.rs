@@ -16,6 +16,7 @@ use codey::llama::Llama;
 use codey::output::Target;
 use codey::scan::ScanOptions;
 use codey::session::{self, Job, Mode, Plan, RunResult};
+use codey::verify::Check;
 
 use crate::cli::{Format, RunArgs, EXIT_CODES};
 use crate::progress::Bar;
@@ -92,6 +93,10 @@ fn plan(jobs: Vec<Job>, paths: Vec<PathBuf>, run: &RunArgs, check: bool) -> Plan
         kv_cache: !run.no_kv_cache,
         rounds: run.rounds,
         escalate: !run.no_escalate,
+        verify: run.verify.clone().map(|command| Check {
+            command,
+            timeout: std::time::Duration::from_secs(run.verify_timeout),
+        }),
     }
 }
 

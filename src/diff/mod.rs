@@ -81,11 +81,14 @@ fn split_lines(text: &str) -> Vec<&str> {
 }
 
 /// The `diff --git`, `---` and `+++` lines. No `index` line: `git apply`
-/// does not need blob ids, and we have none to give.
+/// does not need blob ids, and we have none to give. As git does, a name with
+/// a space ends its `---`/`+++` lines with a tab, without which GNU `patch`
+/// takes the name to end at the space.
 fn file_header(path: &str) -> String {
     let a = quote_path("a/", path);
     let b = quote_path("b/", path);
-    format!("diff --git {a} {b}\n--- {a}\n+++ {b}\n")
+    let tab = if path.contains(' ') { "\t" } else { "" };
+    format!("diff --git {a} {b}\n--- {a}{tab}\n+++ {b}{tab}\n")
 }
 
 /// Prefixes `path` and quotes it C-style where git would.

@@ -143,7 +143,7 @@ const NO_CHANGE: &str = "NO_CHANGE";
 /// What an elision line says once its comment marker is gone.
 const ELISION: &str = "...";
 
-/// The similarity a fuzzy match needs at least (see [`similarity`]).
+/// The similarity a fuzzy match needs at least (see [`similarity_at_least`]).
 const FUZZY_MIN: f32 = 0.92;
 
 /// How much more similar a fuzzy match must be than any place that does not
@@ -158,9 +158,11 @@ const FUZZY_MIN_LINES: usize = 2;
 /// other (see [`align_lines`]).
 const PAIR_MIN: f32 = 0.5;
 
-/// How many windows [`closest_lines`] compares in full at most, once it has
-/// a best one.
-const CLOSEST_BUDGET: usize = 2000;
+/// The most work (diagonals tried and characters compared, see
+/// [`indel_distance`]) one fuzzy match or [`closest_lines`] call may spend
+/// comparing windows, so a large, repetitive file cannot stall an edit:
+/// a fraction of a second.
+const COMPARE_STEPS: u64 = 20_000_000;
 
 const LF: &str = "\n";
 const CRLF: &str = "\r\n";
@@ -773,12 +775,13 @@ fn is_elision(line: &str) -> bool {
 
 // --- fuzzy tier ----------------------------------------------------------
 
-/// The window of the file most similar to the search (see [`similarity`]),
+/// The window of the file most similar to the search (see [`similarity_at_least`]),
 /// among windows of the search's number of lines and one line fewer or more.
 /// Taken only when it is similar enough ([`FUZZY_MIN`]) and clearly more
 /// similar than any window that does not overlap it ([`FUZZY_MARGIN`]), and
 /// never for a search of fewer than [`FUZZY_MIN_LINES`] non-blank lines or
-/// one with elision lines. See [`merge_into_window`] for what replaces it.
+/// one with elision lines. Gives up when the comparisons would take more
+/// than [`COMPARE_STEPS`]. See [`merge_into_window`] for what replaces it.
 fn fuzzy_place(edit: &Edit) -> Placed {
     let search: Vec<&str> = edit.search.lines().collect();
     let solid = search.iter().filter(|line| !line.trim().is_empty()).count();
@@ -792,17 +795,29 @@ fn fuzzy_place(edit: &Edit) -> Placed {
         .collect();
     let size = search.len();
     let target = compared_chars(&search);
-    // Windows that cannot reach `FUZZY_MIN - FUZZY_MARGIN` can neither be
-    // taken nor make the one taken ambiguous.
-    let floor = FUZZY_MIN - FUZZY_MARGIN;
-    let mut scored: Vec<Window> = bounded_windows(&texts, &search, &[size, size - 1, size + 1])
-        .into_iter()
-        .filter(|window| window.score >= floor)
-        .map(|window| Window {
-            score: similarity(&compared_chars(window.of(&texts)), &target),
-            ..window
-        })
-        .collect();
+    let mut windows = bounded_windows(&texts, &search, &[size, size - 1, size + 1]);
+    // Most promising first, so that the floor rises early.
+    windows.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.start.cmp(&b.start)));
+    let mut steps = COMPARE_STEPS;
+    let mut top = 0.0f32;
+    let mut scored: Vec<Window> = Vec::new();
+    for window in windows {
+        // A window below this can neither be taken nor make the one taken
+        // ambiguous, since the best is at least `top`.
+        let floor = (FUZZY_MIN - FUZZY_MARGIN).max(top - FUZZY_MARGIN);
+        if window.score < floor {
+            break;
+        }
+        let chars = compared_chars(window.of(&texts));
+        match similarity_at_least(&chars, &target, floor, &mut steps) {
+            Err(OutOfSteps) => return Placed::Nowhere,
+            Ok(None) => {}
+            Ok(Some(score)) => {
+                top = top.max(score);
+                scored.push(Window { score, ..window });
+            }
+        }
+    }
     // Most similar first; a tie goes to the search's own size, then to the
     // earlier window.
     scored.sort_by(|a, b| {
@@ -845,7 +860,7 @@ impl Window {
     }
 }
 
-/// The text [`similarity`] compares: each line without leading or trailing
+/// The text [`similarity_at_least`] compares: each line without leading or trailing
 /// whitespace, followed by a line break.
 fn compared_chars(lines: &[&str]) -> Vec<char> {
     lines
@@ -854,17 +869,94 @@ fn compared_chars(lines: &[&str]) -> Vec<char> {
         .collect()
 }
 
-/// How alike two compared texts are, from 0 to 1: twice the characters a
-/// character-level diff keeps, over the characters of both (the ratio of
-/// `similar`, like Python's `difflib`). Leading and trailing whitespace is
-/// left out (see [`compared_chars`]), since indentation is fixed separately.
-fn similarity(a: &[char], b: &[char]) -> f32 {
-    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, a, b);
-    similar::get_diff_ratio(&ops, a.len(), b.len())
+/// The comparisons of one search ran past [`COMPARE_STEPS`].
+#[derive(Debug)]
+struct OutOfSteps;
+
+/// How alike two compared texts are, from 0 to 1, if at least `floor`:
+/// twice the length of their longest common subsequence of characters over
+/// the characters of both (the ratio of Python's `difflib` and of the
+/// `similar` crate, computed with a minimal diff). Leading and trailing
+/// whitespace is left out (see [`compared_chars`]), since indentation is
+/// fixed separately.
+///
+/// Counts its work against `steps`; the diff stops as soon as the ratio is
+/// sure to be below `floor`, which keeps unlike windows cheap.
+fn similarity_at_least(
+    a: &[char],
+    b: &[char],
+    floor: f32,
+    steps: &mut u64,
+) -> Result<Option<f32>, OutOfSteps> {
+    let total = a.len() + b.len();
+    if total == 0 {
+        return Ok((1.0 >= floor).then_some(1.0));
+    }
+    // The ratio is (total - distance) / total, so a floor caps the distance.
+    // One more for rounding; the ratio is checked exactly below.
+    let most = ((1.0 - floor.clamp(0.0, 1.0)) * total as f32).ceil() as usize + 1;
+    let Some(distance) = indel_distance(a, b, most.min(total), steps)? else {
+        return Ok(None);
+    };
+    let common = (total - distance) / 2;
+    // Computed like `CharCounts::bound`, so the bound is never below it.
+    let ratio = 2.0 * common as f32 / total as f32;
+    Ok((ratio >= floor).then_some(ratio))
+}
+
+/// The fewest characters to delete and insert to turn `a` into `b`, if at
+/// most `most` (Myers' greedy O((N+M)·D) algorithm, without the path).
+fn indel_distance(
+    a: &[char],
+    b: &[char],
+    most: usize,
+    steps: &mut u64,
+) -> Result<Option<usize>, OutOfSteps> {
+    // Common ends cost nothing to skip.
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (a, b) = (&a[..a.len() - suffix], &b[..b.len() - suffix]);
+    let (n, m) = (a.len(), b.len());
+    let most = most.min(n + m);
+    // furthest[offset + k]: the furthest x reached on diagonal k = x - y.
+    let offset = most + 1;
+    let mut furthest = vec![0usize; 2 * most + 3];
+    for d in 0..=most {
+        let mut work = 0u64;
+        for step in 0..=d {
+            // Diagonals -d, -d+2, ..., d.
+            let at = offset + 2 * step - d;
+            let mut x = if step == 0 || (step != d && furthest[at - 1] < furthest[at + 1]) {
+                furthest[at + 1]
+            } else {
+                furthest[at - 1] + 1
+            };
+            // y = x - k, where k = at - offset; never negative on a path.
+            let mut y = (x + offset).saturating_sub(at);
+            let snake_start = x;
+            while x < n && y < m && a[x] == b[y] {
+                x += 1;
+                y += 1;
+            }
+            work += 1 + (x - snake_start) as u64;
+            furthest[at] = x;
+            if x >= n && y >= m {
+                return Ok(Some(d));
+            }
+        }
+        *steps = steps.checked_sub(work).ok_or(OutOfSteps)?;
+    }
+    Ok(None)
 }
 
 /// Every window of the given sizes, scored with a cheap upper bound on its
-/// [`similarity`] to `search`: characters the two texts have in common,
+/// [`similarity_at_least`] to `search`: characters the two texts have in common,
 /// whatever their order, counted in 256 buckets (sharing a bucket only
 /// raises the count, so the bound holds).
 fn bounded_windows(file: &[&str], search: &[&str], sizes: &[usize]) -> Vec<Window> {
@@ -1049,9 +1141,12 @@ fn merge_into_window(search: &[&str], window: &[&str], replace: &[&str]) -> Stri
 fn align_lines(a: &[&str], b: &[&str]) -> Vec<(usize, usize)> {
     let a_chars: Vec<Vec<char>> = a.iter().map(|line| compared_chars(&[line])).collect();
     let b_chars: Vec<Vec<char>> = b.iter().map(|line| compared_chars(&[line])).collect();
-    let score = |i: usize, j: usize| {
-        let score = similarity(&a_chars[i], &b_chars[j]);
-        (score >= PAIR_MIN).then_some(score)
+    // Lines left unpaired once the budget is spent are only kept less well.
+    let mut steps = COMPARE_STEPS;
+    let mut score = |i: usize, j: usize| {
+        similarity_at_least(&a_chars[i], &b_chars[j], PAIR_MIN, &mut steps)
+            .ok()
+            .flatten()
     };
     // best[i][j]: the most similarity pairing a[i..] with b[j..] can reach.
     let mut best = vec![vec![0.0f32; b.len() + 1]; a.len() + 1];
@@ -1144,17 +1239,22 @@ pub fn closest_lines(content: &str, search: &str) -> Option<(usize, String)> {
     let size = search.len().min(file.len());
     let target = compared_chars(search);
     let mut windows = bounded_windows(&file, search, &[size]);
-    // Most promising first, so the search can stop once no bound beats the
-    // best real score.
+    // Most promising first, so the search can stop once no bound reaches
+    // the best real score.
     windows.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.start.cmp(&b.start)));
+    let mut steps = COMPARE_STEPS;
     let mut best: Option<Window> = None;
-    for (tried, window) in windows.iter().enumerate() {
-        if let Some(best) = best {
-            if window.score < best.score || tried >= CLOSEST_BUDGET {
-                break;
-            }
+    for window in &windows {
+        let floor = best.map_or(0.0, |best| best.score);
+        if window.score < floor {
+            break;
         }
-        let score = similarity(&compared_chars(window.of(&file)), &target);
+        let chars = compared_chars(window.of(&file));
+        let score = match similarity_at_least(&chars, &target, floor, &mut steps) {
+            Err(OutOfSteps) => break,
+            Ok(None) => continue,
+            Ok(Some(score)) => score,
+        };
         let better = best.is_none_or(|best| {
             score
                 .total_cmp(&best.score)
@@ -1165,7 +1265,8 @@ pub fn closest_lines(content: &str, search: &str) -> Option<(usize, String)> {
             best = Some(Window { score, ..*window });
         }
     }
-    let best = best?;
+    // Out of steps before any score: the most promising window will do.
+    let best = best.or_else(|| windows.first().copied())?;
     Some((best.start + 1, join_lines(best.of(&file))))
 }
 

@@ -577,6 +577,47 @@ fn fuzzy_refuses_lines_that_are_not_close_enough() {
 }
 
 #[test]
+fn similarity_is_the_diff_ratio() {
+    // A small deterministic generator; few letters, so the texts share a lot.
+    let mut seed = 0x2545_f491_u32;
+    let mut text = |len: u32| -> Vec<char> {
+        (0..len)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                ['a', 'b', 'c', '\n'][(seed >> 16) as usize % 4]
+            })
+            .collect()
+    };
+    for round in 0..300 {
+        let a = text(round % 40);
+        let b = text((round * 7) % 45);
+        let (a_text, b_text): (String, String) = (a.iter().collect(), b.iter().collect());
+        let expected = similar::TextDiff::from_chars(&a_text, &b_text).ratio();
+        let mut steps = COMPARE_STEPS;
+        assert_eq!(
+            similarity_at_least(&a, &b, 0.0, &mut steps).unwrap(),
+            Some(expected),
+            "{a_text:?} {b_text:?}"
+        );
+        // A floor above the ratio stops early and says so.
+        let floor = expected + 0.01;
+        if floor <= 1.0 {
+            let mut steps = COMPARE_STEPS;
+            assert_eq!(
+                similarity_at_least(&a, &b, floor, &mut steps).unwrap(),
+                None
+            );
+        }
+    }
+    let (a, b) = (
+        compared_chars(&["abcdef"; 20]),
+        compared_chars(&["fedcba"; 20]),
+    );
+    let mut steps = 10;
+    assert!(similarity_at_least(&a, &b, 0.0, &mut steps).is_err());
+}
+
+#[test]
 fn match_kind_names() {
     let names: Vec<&str> = TIERS.iter().map(|kind| kind.name()).collect();
     assert_eq!(
@@ -630,7 +671,7 @@ fn closest_lines_of_nothing() {
 }
 
 #[test]
-fn closest_lines_on_a_large_file_is_quick() {
+fn closest_lines_on_a_large_file_finds_the_window_within_its_work_limit() {
     let file: String = (0..5000)
         .map(|i| {
             format!(
@@ -640,7 +681,6 @@ fn closest_lines_on_a_large_file_is_quick() {
         })
         .collect();
     let search = "    let value_2500 = compute(2500, \"label 11\");\n    let valu_2501 = compute(2501, \"label 5\");\n";
-    let started = std::time::Instant::now();
     assert_eq!(
         closest_lines(&file, search).map(|(line, _)| line),
         Some(2501)
@@ -650,11 +690,6 @@ fn closest_lines_on_a_large_file_is_quick() {
     assert!(closest_lines(&file, far).is_some());
     let result = apply_blocks(&file, &[block(far, "x\n")]);
     assert!(matches!(result, Err(EditError::NoMatch { .. })));
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 // --- resolve -----------------------------------------------------------

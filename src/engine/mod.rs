@@ -550,14 +550,27 @@ fn edit_file<M: LanguageModel>(
     progress: &dyn Progress,
 ) -> FileReport {
     let cand = task.cand;
-    let mut report = FileReport::new(
+    let report = FileReport::new(
         &cand.rel,
         Outcome::Unchanged {
             reason: String::new(),
         },
     );
-    let mut conversation =
+    let conversation =
         prompt::edit_messages(task.role, task.instruction, &cand.rel, &cand.content);
+    converse(model, task, conversation, report, progress)
+}
+
+/// Asks for answers until one works or `task.rounds` more have failed, each failure told to
+/// the model in the same conversation. The first answer of a file is its pass@1 answer.
+fn converse<M: LanguageModel>(
+    model: &mut M,
+    task: &FileTask<'_>,
+    mut conversation: Vec<ChatMessage>,
+    mut report: FileReport,
+    progress: &dyn Progress,
+) -> FileReport {
+    let cand = task.cand;
     for round in 0..=task.rounds {
         let started = Instant::now();
         let generated_before = report.generated_tokens;
@@ -576,7 +589,7 @@ fn edit_file<M: LanguageModel>(
             generated_tokens: report.generated_tokens - generated_before,
             seconds: started.elapsed().as_secs_f64(),
         });
-        if round == 0 {
+        if report.rounds.len() == 1 {
             report.first_answer = match &result {
                 Ok(Outcome::Changed { new_content, .. }) => Some(new_content.clone()),
                 Ok(_) => Some(cand.content.clone()),
@@ -602,6 +615,47 @@ fn edit_file<M: LanguageModel>(
     report
 }
 
+/// Gives a file whose edit failed a check outside the engine (`--verify`) another round with
+/// the same model: the conversation goes on with `error` as feedback. The report carries on
+/// (rounds, tokens); its outcome is the new answer's.
+pub fn revise<B: Backend>(
+    lifecycle: &mut Lifecycle<B>,
+    request: &EditRequest,
+    cand: &Candidate,
+    previous: FileReport,
+    error: &FileError,
+    progress: &dyn Progress,
+) -> FileReport {
+    let role = previous.role.unwrap_or(Role::Coder);
+    let instruction = previous
+        .focus
+        .clone()
+        .unwrap_or_else(|| request.instruction.clone());
+    let task = FileTask {
+        role,
+        instruction: &instruction,
+        cand,
+        speculate: request.speculate,
+        // One answer for the check's feedback, and one more if that answer does not apply.
+        rounds: request.rounds.min(1),
+        kv: None,
+    };
+    let mut conversation = previous.conversation.clone();
+    conversation.push(ChatMessage::user(feedback(error, &cand.content)));
+    let started = Instant::now();
+    let fallback = previous.clone();
+    let result = lifecycle.with(role, |model| {
+        converse(model, &task, conversation, previous, progress)
+    });
+    let mut report = result.unwrap_or_else(|e| {
+        let mut r = fallback;
+        r.outcome = Outcome::Failed(FileError::ModelUnavailable(e.to_string()));
+        r
+    });
+    report.seconds += started.elapsed().as_secs_f64();
+    report
+}
+
 /// What the model is told after an answer that did not work: the error, and what it needs to
 /// do better (the closest lines for a SEARCH that matched nothing, the broken line for a
 /// parse error).
@@ -612,12 +666,13 @@ pub fn feedback(error: &FileError, content: &str) -> String {
             ..
         } => match edit::closest_lines(content, search) {
             Some((line, lines)) => format!(
-                "\nThe closest lines in the file, from line {line}, are:\n```\n{lines}\n```\n\
+                "\nThe closest lines in the file, from line {line}, are:\n```\n{lines}```\n\
                  Copy the SEARCH lines exactly from the file."
             ),
             None => String::new(),
         },
         FileError::Syntax { excerpt, .. } => format!("\nThe edited file there:\n```\n{excerpt}```"),
+        FileError::Verify(_) => "\nChange the edit so that the command passes.".to_owned(),
         _ => String::new(),
     };
     prompt::retry_message(&error.to_string(), &detail)
