@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# The test suite, from a fresh Debian machine: setup (packages, models), then every unit and
-# integration test in release mode (the integration tests run real models, which are far too
-# slow in a debug build of llama.cpp).
+# The test suite, from a fresh Debian machine: setup (packages, models), then the model-free
+# tests (unit tests and the real binary on real git repositories with scripted models), then
+# the tests on the real default models. Release mode throughout: the model tests are far too
+# slow in a debug build of llama.cpp. Extra arguments go to both `cargo test` runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo test --release "$@"
+# The scripted backend is compiled into the test build only (never into a release binary).
+features=(--release --features scripted)
+start=$SECONDS
+cargo test "${features[@]}" --lib --bins --test cli "$@"
+echo "test.sh: model-free tests took $((SECONDS - start)) s (build included)" >&2
+start=$SECONDS
+cargo test "${features[@]}" --test models "$@"
+echo "test.sh: real-model tests took $((SECONDS - start)) s" >&2

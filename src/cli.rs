@@ -11,7 +11,7 @@ use codey::config::{self, Role};
 use codey::router;
 use codey::scan;
 
-use crate::commands::{bench, check, edit, eval_router, hook, models};
+use crate::commands::{bench, check, edit, eval, eval_router, hook, models};
 
 pub const EXIT_CODES: &str =
     "Exit codes: 0 nothing to change (or edits printed, written or committed), \
@@ -43,6 +43,8 @@ pub enum Command {
     Hook(hook::HookCommand),
     /// Show the configured models: where they are, whether they exist, their memory estimates.
     Models(models::ModelArgs),
+    /// Measure how often edits are right on tasks with known answers (pass@1, after retries).
+    Eval(eval::EvalArgs),
     /// Measure the router's accuracy on a labelled case set (JSON on stdout).
     EvalRouter(eval_router::EvalArgs),
 }
@@ -169,7 +171,8 @@ pub struct RunArgs {
     /// or pass the syntax gate: each is told what went wrong.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub rounds: usize,
-    /// Do not send a file the coder gives up on to the algorithm model.
+    /// Do not send a file the coder gives up on to the algorithm model (never done when
+    /// --role or the rule chooses the editor).
     #[arg(long)]
     pub no_escalate: bool,
     /// Run CMD (through `sh -c`) on the edits in a scratch copy of HEAD's tree (the index with

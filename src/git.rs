@@ -185,7 +185,10 @@ pub fn merge3(
 
 /// Every regular file of HEAD's tree (or of the index, when `staged`): path, bytes, git mode.
 /// An unborn branch has an empty tree.
-pub fn tree_files(repo: &Repository, staged: bool) -> Result<Vec<(String, Vec<u8>, u32)>, GitError> {
+pub fn tree_files(
+    repo: &Repository,
+    staged: bool,
+) -> Result<Vec<(String, Vec<u8>, u32)>, GitError> {
     let mut files = Vec::new();
     if staged {
         for entry in repo.index()?.iter() {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod diff;
 pub mod edit;
 pub mod engine;
+pub mod eval;
 pub mod event;
 pub mod generate;
 pub mod git;

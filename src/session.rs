@@ -295,7 +295,9 @@ pub fn run<B: Backend>(
             speculate: plan.speculate,
             kv_cache: kv_cache.clone(),
             rounds: plan.rounds,
-            escalate_to: plan.escalate.then_some(Role::Algorithm),
+            // A role the user or the rule chose is kept: no escalation past it.
+            escalate_to: (plan.escalate && plan.role.or(job.role).is_none())
+                .then_some(Role::Algorithm),
         };
         let mut report = engine::run(
             lifecycle,
@@ -398,7 +400,8 @@ impl Verifier<'_> {
             for _ in 0..request.rounds.max(1) {
                 let previous = report.files[i].clone();
                 let error = FileError::Verify(tail.clone());
-                report.files[i] = engine::revise(lifecycle, request, cand, previous, &error, progress);
+                report.files[i] =
+                    engine::revise(lifecycle, request, cand, previous, &error, progress);
                 if !matches!(report.files[i].outcome, Outcome::Changed { .. }) {
                     break;
                 }
@@ -435,7 +438,11 @@ impl Verifier<'_> {
             .iter()
             .map(|(p, c)| (p.as_str(), c.as_str()))
             .collect();
-        overlays.extend(changed.iter().filter_map(|&i| new_content(&report.files[i])));
+        overlays.extend(
+            changed
+                .iter()
+                .filter_map(|&i| new_content(&report.files[i])),
+        );
         Ok(self.scratch.run(self.check, &overlays, None)?)
     }
 
@@ -651,7 +658,14 @@ mod tests {
         backend.answer("return 1", THREE);
         let check = "! grep -q 'return 3' a.py || { echo WANT-TWO; exit 1; }";
         let plan = plan("change the return value", check);
-        let result = run(&mut lc, &plan, repo.path(), repo.path(), &crate::event::Silent).unwrap();
+        let result = run(
+            &mut lc,
+            &plan,
+            repo.path(),
+            repo.path(),
+            &crate::event::Silent,
+        )
+        .unwrap();
         let files = &result.reports[0].files;
         let a = files.iter().find(|f| f.path == "a.py").unwrap();
         let results: Vec<&str> = a.rounds.iter().map(|r| r.result).collect();
@@ -669,7 +683,14 @@ mod tests {
         std::fs::write(repo.path().join("a.py"), "def f():\n    return 1\n").unwrap();
         backend.answer("return 1", THREE);
         let plan = plan("change the return value", "echo 'tests failed: 1'; exit 1");
-        let result = run(&mut lc, &plan, repo.path(), repo.path(), &crate::event::Silent).unwrap();
+        let result = run(
+            &mut lc,
+            &plan,
+            repo.path(),
+            repo.path(),
+            &crate::event::Silent,
+        )
+        .unwrap();
         let file = &result.reports[0].files[0];
         let Outcome::Failed(error) = &file.outcome else {
             panic!("{:?}", file.outcome)

@@ -258,7 +258,12 @@ mod tests {
         let mut scratch = Scratch::new(root.path(), false).unwrap();
         let test = check("grep -q new a.txt");
         assert!(!scratch.run(&test, &[], None).unwrap().passed);
-        assert!(scratch.run(&test, &[("a.txt", "new\n")], None).unwrap().passed);
+        assert!(
+            scratch
+                .run(&test, &[("a.txt", "new\n")], None)
+                .unwrap()
+                .passed
+        );
         // Taken back after the run, and the real file never touched.
         assert!(!scratch.run(&test, &[], None).unwrap().passed);
         let per_file = check("cat {file}");
@@ -281,7 +286,11 @@ mod tests {
         let started = Instant::now();
         let v = scratch.run(&slow, &[], None).unwrap();
         assert!(!v.passed);
-        assert!(v.tail.contains("started") && v.tail.contains("verify timeout"), "{}", v.tail);
+        assert!(
+            v.tail.contains("started") && v.tail.contains("verify timeout"),
+            "{}",
+            v.tail
+        );
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 

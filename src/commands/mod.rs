@@ -10,6 +10,7 @@ use crate::cli::{Cli, Command};
 pub mod bench;
 pub mod check;
 pub mod edit;
+pub mod eval;
 pub mod eval_router;
 pub mod hook;
 pub mod models;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => bench::run(&args),
         Command::Hook(command) => hook::run(command),
         Command::Models(args) => models::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::EvalRouter(args) => eval_router::run(&args),
     }
 }

@@ -556,8 +556,7 @@ fn edit_file<M: LanguageModel>(
             reason: String::new(),
         },
     );
-    let conversation =
-        prompt::edit_messages(task.role, task.instruction, &cand.rel, &cand.content);
+    let conversation = prompt::edit_messages(task.role, task.instruction, &cand.rel, &cand.content);
     converse(model, task, conversation, report, progress)
 }
 
@@ -571,6 +570,7 @@ fn converse<M: LanguageModel>(
     progress: &dyn Progress,
 ) -> FileReport {
     let cand = task.cand;
+    let mut last: Option<FileError> = None;
     for round in 0..=task.rounds {
         let started = Instant::now();
         let generated_before = report.generated_tokens;
@@ -604,8 +604,15 @@ fn converse<M: LanguageModel>(
             }
             Err(error) if error.retryable() && round < task.rounds => {
                 conversation.push(ChatMessage::user(feedback(&error, &cand.content)));
+                last = Some(error);
             }
             Err(error) => {
+                // A conversation that outgrew the context says nothing new: the file failed
+                // with what its last answer ran into.
+                let error = match (error, last.take()) {
+                    (FileError::PromptTooLong { .. }, Some(last)) => last,
+                    (error, _) => error,
+                };
                 report.outcome = Outcome::Failed(error);
                 break;
             }

@@ -448,3 +448,31 @@ fn a_file_the_coder_gives_up_on_goes_once_to_the_algorithm_model() {
     };
     assert_eq!(error.kind(), "search-not-found");
 }
+
+#[test]
+fn a_retry_that_outgrows_the_context_reports_the_answers_error() {
+    let (_d, lc, backend) = lifecycle([50, 400, 400], 5000);
+    backend.answer("def old", MISS);
+    let mut config = lc.config().clone();
+    // Room for the first prompt and its answer, not for the conversation after it.
+    config.models.coder.context_size = 1300;
+    let mut lc = Lifecycle::new(backend, config, None);
+    let mut req = request("tidy");
+    req.role = Some(Role::Coder);
+    req.rounds = 2;
+    let files = vec![cand("a.py", "def old():\n    pass\n")];
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        files,
+        &[],
+        &Silent,
+    );
+    let Outcome::Failed(error) = &report.files[0].outcome else {
+        panic!("{:?}", report.files[0].outcome)
+    };
+    assert_eq!(error.kind(), "search-not-found", "{error}");
+    let results: Vec<&str> = report.files[0].rounds.iter().map(|r| r.result).collect();
+    assert!(results.ends_with(&["prompt-too-long"]), "{results:?}");
+}

@@ -355,7 +355,9 @@ fn documented(instruction: &str, path: &str, content: &str) -> Option<String> {
     }
     let missing = crate::syntax::python_missing_docstrings(content, lower.contains("public"))?;
     let (functions, classes) = (
-        ["function", "method", "def "].iter().any(|w| lower.contains(w)),
+        ["function", "method", "def "]
+            .iter()
+            .any(|w| lower.contains(w)),
         lower.contains("class"),
     );
     let named = backticked(instruction);

@@ -541,7 +541,11 @@ mod tests {
         // Only Python is read this way; a docstring clause beside other work is due.
         assert_eq!(already_done(i, "m.rs", documented), None);
         assert_eq!(
-            already_done("add a docstring to `a` and make it faster", "m.py", documented),
+            already_done(
+                "add a docstring to `a` and make it faster",
+                "m.py",
+                documented
+            ),
             None
         );
     }

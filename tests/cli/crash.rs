@@ -1,5 +1,5 @@
-//! Crash safety: codey is killed with SIGKILL at every crash point of a `--write` and a
-//! `--commit` run (`CODEY_CRASH_AT=N` makes it kill itself at the N-th point, exactly as an
+//! Crash safety: codey, on scripted models, is killed with SIGKILL at every crash point of a
+//! `--write` and a `--commit` run (`CODEY_CRASH_AT=N` makes it kill itself at the N-th point, exactly as an
 //! outside `kill -9` would). After each kill every file is wholly old or wholly new, no
 //! temporary file is left (but at the one point where it has its final name, an instant before
 //! the rename, when it is whole and the next run removes it), the index reads and
@@ -7,8 +7,7 @@
 
 use std::path::Path;
 
-use crate::common::{Run, TestRepo};
-use crate::git::{small, RENAME};
+use crate::common::{rename_script, renamed, small, Run, TestRepo, RENAME};
 
 const FILES: [&str; 2] = ["one.py", "two.py"];
 
@@ -18,7 +17,9 @@ fn repo() -> TestRepo {
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
-    TestRepo::with_files(&refs)
+    let repo = TestRepo::with_files(&refs);
+    repo.script(&rename_script());
+    repo
 }
 
 fn run_killed_at(repo: &TestRepo, mode: &str, point: usize) -> Run {
@@ -26,8 +27,8 @@ fn run_killed_at(repo: &TestRepo, mode: &str, point: usize) -> Run {
     repo.env(&mut cmd);
     cmd.args(["edit", RENAME, "--role", "coder", mode, "--no-progress"])
         .env("CODEY_CRASH_AT", point.to_string())
-        .env("RUST_LOG", "codey::output=debug,codey::git=debug");
-    crate::common::run_exclusive(cmd)
+        .env("RUST_LOG", "codey=debug");
+    repo.run(cmd)
 }
 
 /// The crash point named in a killed run's log.
@@ -64,7 +65,11 @@ fn kill_everywhere(mode: &str, check: impl Fn(&TestRepo, &[(String, String)], &s
         .codey(&["edit", RENAME, "--role", "coder", mode])
         .expect(0);
     let new: Vec<String> = FILES.iter().map(|f| finished.read(f)).collect();
-    assert_ne!(old, new, "the edit must change the files");
+    let expected: Vec<String> = old.iter().map(|o| renamed(o)).collect();
+    assert_eq!(
+        new, expected,
+        "the finished run must do the scripted rename"
+    );
     let states: Vec<(String, String)> = old.into_iter().zip(new).collect();
 
     for point in 1.. {

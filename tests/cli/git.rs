@@ -1,51 +1,72 @@
-//! Writing into the worktree and committing, on real models and real repositories: the user's
-//! uncommitted work is never overwritten, `git status` reads as before, `git fsck` is clean.
+//! Writing into the worktree and committing, on scripted models and real repositories: the
+//! user's uncommitted work is never overwritten, `git status` reads as before, `git fsck` is
+//! clean, and every file ends exactly as the scripted answer says.
 
-use crate::common::TestRepo;
+use crate::common::{rename_script, renamed, small, TestRepo, RENAME};
 
-/// A rename the coder model does reliably, on files small enough to be quick.
-pub const RENAME: &str = "rename the function `old_name` to `new_name`";
-
-pub fn small(name: &str) -> (String, String) {
-    (
-        name.to_owned(),
-        format!(
-            "def old_name():\n    return {:?}\n\n\nprint(old_name())\n",
-            name
-        ),
-    )
-}
-
+/// A repository of `small` files, scripted with the rename.
 fn repo_with(names: &[&str]) -> TestRepo {
     let files: Vec<(String, String)> = names.iter().map(|n| small(n)).collect();
     let refs: Vec<(&str, &str)> = files
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
-    TestRepo::with_files(&refs)
+    let repo = TestRepo::with_files(&refs);
+    repo.script(&rename_script());
+    repo
 }
 
 #[test]
 fn write_refuses_dirty_and_untracked_files_unless_allowed() {
     let repo = repo_with(&["clean.py", "dirty.py"]);
+    let clean = repo.read("clean.py");
     let dirty = format!("{}# the user's unsaved thought\n", repo.read("dirty.py"));
     repo.write("dirty.py", &dirty);
     let (_, untracked) = small("new.py");
     repo.write("new.py", &untracked);
 
     let run = repo
-        .codey(&["edit", RENAME, "--role", "coder", "--write"])
+        .codey(&[
+            "edit", RENAME, "--role", "coder", "--write", "--format", "json",
+        ])
         .expect(2);
     let err = run.stderr();
-    assert!(repo.read("clean.py").contains("def new_name"), "{err}");
+    assert_eq!(repo.read("clean.py"), renamed(&clean), "{err}");
     assert_eq!(repo.read("dirty.py"), dirty, "uncommitted work overwritten");
     assert_eq!(repo.read("new.py"), untracked, "untracked file overwritten");
     assert!(
         err.contains("not written: dirty.py: has uncommitted changes")
             && err.contains("not written: new.py")
-            && err.contains("--allow-dirty"),
+            && err.contains("--allow-dirty")
+            && err.contains("wrote 1 file(s)"),
         "{err}"
     );
+    let json = run.json();
+    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["exit_status"], "failed");
+    let written = &json["written"];
+    assert_eq!(
+        written["files"],
+        serde_json::json!(["clean.py"]),
+        "{json:#}"
+    );
+    let refused: Vec<(&str, &str)> = written["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap(), r["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(refused, [("dirty.py", "dirty"), ("new.py", "dirty")]);
+    assert_eq!(written["commit"], serde_json::Value::Null);
+    // Every file was edited: the refusals are about writing, not about the edits.
+    for path in ["clean.py", "dirty.py", "new.py"] {
+        let file = crate::common::file_report(&json, path);
+        assert_eq!(file["outcome"], "changed", "{file}");
+        assert_eq!(
+            (file["added"].as_u64(), file["removed"].as_u64()),
+            (Some(2), Some(2))
+        );
+    }
 
     repo.codey(&[
         "edit",
@@ -57,10 +78,11 @@ fn write_refuses_dirty_and_untracked_files_unless_allowed() {
         "--allow-dirty",
     ])
     .expect(0);
-    let written = repo.read("dirty.py");
-    assert!(
-        written.contains("def new_name") && written.contains("# the user's unsaved thought"),
-        "{written}"
+    assert_eq!(repo.read("dirty.py"), renamed(&dirty));
+    assert_eq!(
+        repo.status(),
+        " M clean.py\n M dirty.py\n?? new.py\n",
+        "nothing else touched"
     );
 }
 
@@ -84,6 +106,7 @@ fn write_never_follows_symlinks_or_enters_submodules() {
     std::os::unix::fs::symlink("a.py", repo.root.join("link.py")).unwrap();
     repo.git(&["add", "link.py"]);
     repo.git(&["commit", "-q", "-m", "link"]);
+    let a_before = repo.read("a.py");
     let inner_before = repo.read("sub/inner.py");
 
     let run = repo
@@ -92,25 +115,28 @@ fn write_never_follows_symlinks_or_enters_submodules() {
         ])
         .expect(0);
     let json = run.json();
-    let files: Vec<&str> = json["report"]["files"]
+    let files: Vec<&str> = json["reports"][0]["files"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     assert_eq!(files, vec!["a.py"], "{}", run.stderr());
-    assert!(repo.read("a.py").contains("def new_name"));
+    assert_eq!(json["written"]["files"], serde_json::json!(["a.py"]));
+    assert_eq!(repo.read("a.py"), renamed(&a_before));
     assert_eq!(repo.read("sub/inner.py"), inner_before);
     assert!(std::fs::symlink_metadata(repo.root.join("link.py"))
         .unwrap()
         .file_type()
         .is_symlink());
+    assert_eq!(repo.status(), " M a.py\n");
     repo.git(&["fsck", "--strict"]);
 }
 
 #[test]
 fn commit_leaves_git_status_as_it_was_and_fsck_clean() {
     let repo = repo_with(&["edit_me.py", "staged.py", "unstaged.py"]);
+    let edit_me = repo.read("edit_me.py");
     repo.write("staged.py", "x = 'staged work'\n");
     repo.git(&["add", "staged.py"]);
     repo.write("unstaged.py", "x = 'unstaged work'\n");
@@ -121,13 +147,22 @@ fn commit_leaves_git_status_as_it_was_and_fsck_clean() {
     let run = repo
         .codey(&["edit", RENAME, "edit_me.py", "--role", "coder", "--commit"])
         .expect(0);
+    assert_eq!(run.stdout(), "", "commit mode prints no patch");
     assert_eq!(repo.status(), status, "{}", run.stderr());
     assert_eq!(repo.git(&["rev-parse", "HEAD~1"]), head);
+    let commit = repo.git(&["rev-parse", "HEAD"]);
+    assert!(
+        run.stderr()
+            .contains(&format!("committed {} (1 file(s))", commit.trim())),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(
         repo.git(&["show", "--format=", "--name-only", "HEAD"]),
         "edit_me.py\n"
     );
-    assert!(repo.read("edit_me.py").contains("def new_name"));
+    assert_eq!(repo.read("edit_me.py"), renamed(&edit_me));
+    assert_eq!(repo.git(&["show", "HEAD:edit_me.py"]), renamed(&edit_me));
     assert_eq!(repo.read("unstaged.py"), "x = 'unstaged work'\n");
     assert_eq!(
         repo.git(&["show", ":staged.py"]),
@@ -138,7 +173,7 @@ fn commit_leaves_git_status_as_it_was_and_fsck_clean() {
 }
 
 /// Renames in a.py and commits onto the new branch codey/rename.
-const BRANCH_COMMIT: [&str; 8] = [
+const BRANCH_COMMIT: [&str; 10] = [
     "edit",
     RENAME,
     "a.py",
@@ -147,11 +182,14 @@ const BRANCH_COMMIT: [&str; 8] = [
     "--commit",
     "--branch",
     "codey/rename",
+    "--format",
+    "json",
 ];
 
 #[test]
 fn commit_on_a_new_branch_touches_nothing_else() {
     let repo = repo_with(&["a.py", "b.py"]);
+    let a = repo.read("a.py");
     repo.write("b.py", "x = 'unstaged work'\n");
     let status = repo.status();
     let head = repo.git(&["rev-parse", "HEAD"]);
@@ -161,16 +199,24 @@ fn commit_on_a_new_branch_touches_nothing_else() {
         "{}",
         run.stderr()
     );
+    let json = run.json();
+    let written = &json["written"];
+    assert_eq!(written["branch"], "codey/rename", "{json:#}");
+    assert_eq!(written["files"], serde_json::json!(["a.py"]));
+    assert_eq!(
+        written["commit"].as_str().unwrap(),
+        repo.git(&["rev-parse", "codey/rename"]).trim()
+    );
     assert_eq!(repo.git(&["rev-parse", "HEAD"]), head, "HEAD must not move");
     assert_eq!(repo.git(&["symbolic-ref", "HEAD"]), "refs/heads/main\n");
     assert_eq!(repo.status(), status);
-    assert!(
-        repo.read("a.py").contains("def old_name"),
-        "worktree untouched"
-    );
+    assert_eq!(repo.read("a.py"), a, "worktree untouched");
     assert_eq!(repo.git(&["rev-parse", "codey/rename~1"]), head);
-    let shown = repo.git(&["show", "codey/rename:a.py"]);
-    assert!(shown.contains("def new_name"), "{shown}");
+    assert_eq!(repo.git(&["show", "codey/rename:a.py"]), renamed(&a));
+    assert_eq!(
+        repo.git(&["diff", "--name-only", "main", "codey/rename"]),
+        "a.py\n"
+    );
     repo.git(&["fsck", "--strict"]);
 
     // An existing branch is never moved.

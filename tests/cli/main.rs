@@ -1,12 +1,15 @@
-//! Integration tests: the real `codey` binary, real default models, real temporary git repos.
+//! Model-free integration tests: the real `codey` binary, built with the `scripted` feature,
+//! on real temporary git repositories, with scripted models answering from the JSON script
+//! named by `CODEY_SCRIPT` (`TestRepo::script`). Deterministic and quick: every answer is
+//! known, so patches, files and git state are checked exactly. Tests that exercise the real
+//! backend's checks of model files (missing, corrupt, truncated) use no script and no weights.
 //!
-//! One test binary for all of them keeps link time low (llama.cpp makes each binary large).
-//! The models must be present (`scripts/fetch-models.sh`, which the test script runs): a test
-//! that needs one fails with that instruction rather than skipping.
+//! The tests on the real default models are the `models` target.
 
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/mod.rs"]
 mod common;
 mod crash;
 mod edit;
@@ -14,7 +17,5 @@ mod fidelity;
 mod git;
 mod hooks;
 mod hostile;
-mod lifecycle;
-mod router;
 mod rules;
-mod speed;
+mod scenarios;

@@ -1,0 +1,3 @@
+def farewell(name):
+    print("bye", name)
+# the user's unsaved thought

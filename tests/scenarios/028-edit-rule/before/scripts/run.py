@@ -1,0 +1,5 @@
+import sys
+
+
+def main():
+    print("area:", sys.argv[1])

@@ -1,0 +1,3 @@
+def square_area(side):
+    """Return the area of a square."""
+    return side * side

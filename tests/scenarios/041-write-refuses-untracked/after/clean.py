@@ -1,0 +1,5 @@
+import logging
+
+
+def greet(name):
+    logging.info("hello %s", name)

@@ -1,0 +1,3 @@
+def print_report(items):
+    for item in items:
+        print(item)
