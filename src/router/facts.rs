@@ -360,7 +360,13 @@ fn documented(instruction: &str, path: &str, content: &str) -> Option<String> {
             .any(|w| lower.contains(w)),
         lower.contains("class"),
     );
-    let named = backticked(instruction);
+    // Only names the file defines narrow the check (`units.py` in "every function in
+    // `units.py`" names no definition).
+    let defined = symbols(content);
+    let named: Vec<String> = backticked(instruction)
+        .into_iter()
+        .filter(|n| defined.contains(n))
+        .collect();
     let due = missing.iter().any(|u| {
         let kind_asked = (functions == classes) || (u.class == classes);
         kind_asked && (named.is_empty() || named.contains(&u.name))

@@ -538,6 +538,10 @@ mod tests {
         assert!(already_done("add a docstring to `a`", "m.py", documented).is_some());
         let bare = "def a():\n    pass\n";
         assert_eq!(already_done(i, "m.py", bare), None);
+        // A backticked name that is no definition (the file's own name) narrows nothing.
+        let j = "add a docstring to every function in `m.py`";
+        assert_eq!(already_done(j, "m.py", bare), None);
+        assert!(already_done(j, "m.py", documented).is_some());
         // Only Python is read this way; a docstring clause beside other work is due.
         assert_eq!(already_done(i, "m.rs", documented), None);
         assert_eq!(

@@ -139,3 +139,34 @@ fn pre_commit_framework_keeps_the_unstaged_part_of_a_partly_staged_file() {
     assert_eq!(repo.read("a.py"), renamed(&worktree), "{log}");
     assert_eq!(repo.git(&["show", ":a.py"]), staged);
 }
+
+#[test]
+fn a_rename_rule_run_again_by_the_hook_is_a_no_op_and_the_second_commit_goes_through() {
+    let (repo, head) = plain_hooked_repo();
+    // A model shown the renamed file would "improve" it again: the due check must keep it from
+    // ever being asked.
+    let mut script = rename_script();
+    script["answers"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "when": "def new_name():",
+            "answer": "<<<<<<< SEARCH\ndef new_name():\n=======\ndef new_name(): pass\n>>>>>>> REPLACE\n"
+        }));
+    repo.script(&script);
+    let staged = stage_import(&repo);
+    let out = repo.git_run(&["commit", "-m", "user commit"]);
+    assert_stopped_with_edit(&repo, &head, &out);
+    // The user reviews the edit, stages it and commits again: nothing is due any more.
+    repo.git(&["add", "a.py"]);
+    let out = repo.git_run(&["commit", "-q", "-m", "user commit"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert_ne!(repo.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(repo.git(&["show", "HEAD:a.py"]), renamed(&staged));
+    assert_eq!(repo.status(), "");
+    assert!(
+        out.stderr().contains("no longer occurs"),
+        "{}",
+        out.stderr()
+    );
+}

@@ -12,6 +12,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod eval;
 mod hooks;
 mod lifecycle;
 mod pipeline;
