@@ -181,6 +181,10 @@ pub struct RunArgs {
     /// edited file, `{file}` replaced by its path. Never read from .codey.json.
     #[arg(long, value_name = "CMD")]
     pub verify: Option<String>,
+    /// With --staged: a file codey fails to edit blocks the commit (exit 2); without, it is
+    /// left as it is with a warning.
+    #[arg(long, requires = "staged")]
+    pub strict: bool,
     /// Seconds a verify run may take before it is killed and counts as failed.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub verify_timeout: u64,

@@ -195,6 +195,7 @@ pub fn run_task<B: Backend>(
         rounds: options.rounds,
         escalate: options.escalate,
         verify: check.clone(),
+        strict: true,
     };
     let result = session::run(lifecycle, &plan, &root, &root, progress)?;
     let mut scratch = Scratch::new(&root, false)?;

@@ -41,6 +41,13 @@ pub fn summary(result: &RunResult) -> String {
 
 /// What happened to the changes: flagged edits, refusals, the commit or the files written.
 fn written_lines(out: &mut String, result: &RunResult) {
+    let warned = result.failures_warned();
+    if warned > 0 {
+        out.push_str(&format!(
+            "warning: {warned} file(s) could not be edited and are left as they are; the commit is \
+             not blocked for them (--strict blocks it)\n"
+        ));
+    }
     for change in result.flagged() {
         out.push_str(&format!(
             "suspicious: {}: the edit adds invisible or bidirectional control characters: {}\n",

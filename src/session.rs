@@ -115,6 +115,9 @@ pub struct Plan {
     pub escalate: bool,
     /// The user's check command (`--verify`): an edit is emitted only if it passes.
     pub verify: Option<Check>,
+    /// With `--staged`, a file that fails blocks the commit (exit 2) only when strict; else it
+    /// is left unchanged with a warning, and the rest of the edit decides the exit code.
+    pub strict: bool,
 }
 
 /// Why a run could not start or finish. None of these is about one file: per-file problems
@@ -241,6 +244,9 @@ pub struct RunResult {
     base: Base,
     #[serde(skip)]
     message: String,
+    /// Failed files do not fail the run (`--staged` without `--strict`).
+    #[serde(skip)]
+    failures_warn: bool,
 }
 
 /// Runs the plan's jobs over the files it selects, in `cwd`, inside the repository (or
@@ -346,6 +352,7 @@ pub fn run<B: Backend>(
             Base::Worktree
         },
         message: commit_message(&plan.jobs),
+        failures_warn: plan.staged && !plan.strict,
     })
 }
 
@@ -550,10 +557,25 @@ impl RunResult {
         &self.mode
     }
 
-    /// Files that failed: failed outcomes, flagged edits, and refused writes (a flagged edit
-    /// that was also refused counts once).
+    /// Files whose failure is only a warning: under `--staged` without `--strict`, a file
+    /// codey could not edit is left as it is and does not block the commit.
+    pub fn failures_warned(&self) -> usize {
+        if self.failures_warn {
+            self.reports.iter().map(|r| r.count("failed")).sum()
+        } else {
+            0
+        }
+    }
+
+    /// Files that failed the run: failed outcomes (unless they only warn), flagged edits, and
+    /// refused writes (a flagged edit that was also refused counts once).
     pub fn failures(&self) -> usize {
-        let failed: usize = self.reports.iter().map(|r| r.count("failed")).sum();
+        let failed: usize = self
+            .reports
+            .iter()
+            .map(|r| r.count("failed"))
+            .sum::<usize>()
+            - self.failures_warned();
         let flagged = self.flagged().count();
         let refused = self.written.as_ref().map_or(0, |w| {
             w.refused
@@ -641,6 +663,7 @@ mod tests {
                 command: verify.to_owned(),
                 timeout: std::time::Duration::from_secs(30),
             }),
+            strict: false,
         }
     }
 

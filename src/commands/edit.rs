@@ -97,6 +97,7 @@ fn plan(jobs: Vec<Job>, paths: Vec<PathBuf>, run: &RunArgs, check: bool) -> Plan
             command,
             timeout: std::time::Duration::from_secs(run.verify_timeout),
         }),
+        strict: run.strict,
     }
 }
 

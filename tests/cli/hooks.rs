@@ -170,3 +170,27 @@ fn a_rename_rule_run_again_by_the_hook_is_a_no_op_and_the_second_commit_goes_thr
         out.stderr()
     );
 }
+
+#[test]
+fn under_staged_a_file_codey_cannot_edit_warns_and_blocks_only_with_strict() {
+    let repo = hooked_repo();
+    // Every answer searches for text the file does not have.
+    repo.script(&crate::common::answers(&[(
+        "def old_name():",
+        "<<<<<<< SEARCH\ndef nowhere():\n=======\ndef new_name():\n>>>>>>> REPLACE\n",
+    )]));
+    stage_import(&repo);
+    let run = repo
+        .codey(&["check", "--staged", "--format", "json"])
+        .expect(0);
+    assert!(
+        run.stderr().contains("--strict blocks it"),
+        "{}",
+        run.stderr()
+    );
+    let json = run.json();
+    assert_eq!(json["reports"][0]["files"][0]["kind"], "search-not-found");
+    assert_eq!(json["exit_status"], "clean");
+    let run = repo.codey(&["check", "--staged", "--strict"]).expect(2);
+    assert!(run.stderr().contains("1 failed"), "{}", run.stderr());
+}
