@@ -21,5 +21,15 @@ cp -R fixtures/demo/. "$demo"
   git -c user.name=codey -c user.email=codey@localhost commit -q -m "demo repository"
 )
 cd "$demo"
-printf 'codey edit "%s"  (in a copy of fixtures/demo)\n' "$instruction" >&2
-"$top/target/release/codey" edit "$instruction" "$@"
+# The edit is emitted only if the demo's tests still pass with it (--verify): an edit that
+# changes find_duplicates' behaviour is sent back with the test output, and left out if the
+# model never gets it right.
+verify="python3 -m unittest discover -s tests -q"
+printf 'codey edit "%s" src --verify "%s"  (in a copy of fixtures/demo)\n' "$instruction" "$verify" >&2
+status=0
+"$top/target/release/codey" edit "$instruction" src --verify "$verify" "$@" || status=$?
+if [[ $status -eq 2 ]]; then
+  echo "demo: a file was left unchanged because no edit of it passed the demo's tests (see above)" >&2
+  exit 0
+fi
+exit "$status"
