@@ -1,6 +1,7 @@
 //! `codey edit` end to end on the real default models: the demo's patch applies with
-//! `git apply`, greedy decoding gives the same patch twice and `--write` writes what the patch
-//! says, and `--check` exits 1 when edits are due and 0 when none are.
+//! `git apply` and passes the demo's tests (`--verify`), greedy decoding gives the same patch
+//! twice and `--write` writes what the patch says, and `--check` exits 1 when edits are due and
+//! 0 when none are.
 
 use crate::common::{real_models, Run, TestRepo};
 
@@ -15,15 +16,19 @@ fn doc_patch(repo: &TestRepo) -> Run {
     repo.codey(&["edit", DOC]).expect(0)
 }
 
+/// The demo's own tests, as `scripts/demo.sh` passes them to `--verify`.
+const DEMO_TESTS: &str = "python3 -m unittest discover -s tests -q";
+
 #[test]
-fn demo_patch_applies_with_git_apply() {
+fn demo_patch_applies_with_git_apply_and_passes_the_demos_tests() {
     real_models();
     let repo = TestRepo::from_fixture("demo");
-    let run = repo.codey(&["edit", DEMO]).expect(0);
+    let run = repo.codey(&["edit", DEMO, "src", "--verify", DEMO_TESTS]);
     let patch = run.stdout();
     assert!(
-        patch.contains("b/src/inventory.py") && patch.contains("b/src/report.py"),
-        "{patch}"
+        patch.contains("b/src/report.py"),
+        "{patch}\n{}",
+        run.stderr()
     );
     assert!(
         patch.starts_with("diff --git a/"),
@@ -31,9 +36,31 @@ fn demo_patch_applies_with_git_apply() {
     );
     // stdout carries only the patch; the summary is on stderr.
     assert!(!patch.contains("changed,"), "summary leaked to stdout");
-    assert!(run.stderr().contains("changed,"), "{}", run.stderr());
+    let err = run.stderr();
+    assert!(err.contains("changed,"), "{err}");
+    // inventory.py is in the patch only if its edit passed the tests; else it was left out
+    // with the reason, and the run says a file failed.
+    match run.code() {
+        0 => assert!(patch.contains("b/src/inventory.py"), "{patch}"),
+        2 => assert!(
+            err.contains("src/inventory.py") && err.contains("verify command failed"),
+            "{err}"
+        ),
+        other => panic!("exit {other}: {err}"),
+    }
     repo.apply(&patch);
     assert_ne!(repo.git(&["status", "--porcelain"]), "");
+    // No emitted edit fails the verify command.
+    let tests = std::process::Command::new("sh")
+        .args(["-c", DEMO_TESTS])
+        .current_dir(&repo.root)
+        .output()
+        .unwrap();
+    assert!(
+        tests.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tests.stderr)
+    );
 }
 
 #[test]
