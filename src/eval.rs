@@ -54,7 +54,7 @@ pub struct Expect {
 
 /// A task with its name (the folder) and where its repository is.
 #[derive(Debug, Clone)]
-pub struct Task {
+pub struct EvalTask {
     pub name: String,
     pub repo: PathBuf,
     pub file: TaskFile,
@@ -76,7 +76,7 @@ pub enum EvalError {
 }
 
 /// Reads every task folder under `dir` (sorted), or only those named in `only`.
-pub fn load_tasks(dir: &Path, only: &[String]) -> Result<Vec<Task>, EvalError> {
+pub fn load_tasks(dir: &Path, only: &[String]) -> Result<Vec<EvalTask>, EvalError> {
     let err = |path: &Path, reason: String| EvalError::Task {
         path: path.to_owned(),
         reason,
@@ -96,7 +96,7 @@ pub fn load_tasks(dir: &Path, only: &[String]) -> Result<Vec<Task>, EvalError> {
             let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
             let file: TaskFile =
                 serde_json::from_str(&text).map_err(|e| err(&path, e.to_string()))?;
-            Ok(Task {
+            Ok(EvalTask {
                 repo: dir.join(&name).join("repo"),
                 name,
                 file,
@@ -166,7 +166,7 @@ pub struct Options {
 /// Runs one task on a scratch git copy of its repository.
 pub fn run_task<B: Backend>(
     lifecycle: &mut Lifecycle<B>,
-    task: &Task,
+    task: &EvalTask,
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<TaskResult, EvalError> {
@@ -260,7 +260,7 @@ fn first_answers(result: &RunResult) -> Vec<(String, String)> {
 /// Whether the task holds with `edits` laid over its repository: None when it passes, else
 /// the first thing that failed.
 fn judge(
-    task: &Task,
+    task: &EvalTask,
     root: &Path,
     scratch: &mut Scratch,
     check: Option<&Check>,
@@ -395,7 +395,7 @@ mod tests {
             "return 1",
             "<<<<<<< SEARCH\n    return one\n=======\n    return 2\n>>>>>>> REPLACE\n",
         );
-        let task = Task {
+        let task = EvalTask {
             name: "t".to_owned(),
             repo,
             file: TaskFile {
