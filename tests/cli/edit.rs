@@ -109,7 +109,8 @@ fn demo() -> TestRepo {
 #[test]
 fn patch_mode_prints_only_the_patch_and_write_gives_the_same_files() {
     let repo = demo();
-    let run = repo.codey(&["edit", DEMO]).expect(0);
+    // The demo's sources and README (its tests/ are for --verify).
+    let run = repo.codey(&["edit", DEMO, "-g", "!tests/**"]).expect(0);
     let patch = run.stdout();
     assert_eq!(patch, format!("{INVENTORY_PATCH}{DOC_PATCH}"));
     // stdout carries only the patch; the summary is on stderr.
@@ -124,7 +125,9 @@ fn patch_mode_prints_only_the_patch_and_write_gives_the_same_files() {
     assert_eq!(repo.read("src/report.py"), REPORT_NEW);
 
     repo.git(&["checkout", "--", "."]);
-    let run = repo.codey(&["edit", DEMO, "--write"]).expect(0);
+    let run = repo
+        .codey(&["edit", DEMO, "-g", "!tests/**", "--write"])
+        .expect(0);
     assert_eq!(run.stdout(), "", "--write prints no patch");
     assert!(run.stderr().contains("wrote 2 file(s)"), "{}", run.stderr());
     assert_eq!(repo.read("src/inventory.py"), INVENTORY_NEW);
@@ -213,6 +216,8 @@ fn patch_file_and_json_report() {
         .codey(&[
             "edit",
             DEMO,
+            "-g",
+            "!tests/**",
             "--format",
             "json",
             "--patch",
