@@ -240,6 +240,11 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
+    unique_keys(&text).map_err(|message| ConfigError::Invalid {
+        path: path.to_owned(),
+        key: "(the file)".to_owned(),
+        message,
+    })?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| ConfigError::Invalid {
             path: path.to_owned(),
@@ -256,6 +261,76 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
         source: Some(path.to_owned()),
         migrated_backup: None,
     })
+}
+
+/// Fails on a JSON object that names a key twice, anywhere in `text` (serde_json would keep
+/// the last silently), and on anything after the first value. JSON syntax errors are left to
+/// the caller's own parse, which reports them with their position.
+pub fn unique_keys(text: &str) -> Result<(), String> {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    struct Unique;
+
+    impl<'de> serde::de::DeserializeSeed<'de> for Unique {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(Unique)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Unique {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(serde::de::Error::custom(format!(
+                        "key `{key}` appears twice"
+                    )));
+                }
+                map.next_value_seed(Unique)?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Unique)?.is_some() {}
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_str(text);
+    match de.deserialize_any(Unique) {
+        Ok(()) => de
+            .end()
+            .map_err(|e| format!("unexpected text after the JSON value ({e})")),
+        Err(e) if e.is_syntax() || e.is_eof() => {
+            // Syntax errors are reported by the real parse, with line and column.
+            let _ = IgnoredAny;
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The smallest context a model may be given: room for a prompt and an answer.
@@ -284,6 +359,10 @@ fn unknown_field_key(parent: &str, message: &str) -> Option<String> {
         .or_else(|| message.strip_prefix("missing field `"))?
         .split('`')
         .next()?;
+    // Some errors already carry the field in their path; never name it twice (`foo.foo`).
+    if parent == name || parent.ends_with(&format!(".{name}")) {
+        return Some(parent.to_owned());
+    }
     Some(if parent == "." || parent.is_empty() {
         name.to_owned()
     } else {
@@ -448,6 +527,28 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_keys_and_trailing_text_are_errors_and_keys_are_named_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(
+            &path,
+            r#"{"memory_budget_mb": 100, "memory_budget_mb": 9000}"#,
+        )
+        .unwrap();
+        let err = load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("`memory_budget_mb` appears twice"), "{err}");
+        std::fs::write(&path, r#"{"memory_budget_mb": 100} {}"#).unwrap();
+        let err = load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("after the JSON value"), "{err}");
+        std::fs::write(&path, r#"{"bogus": 1}"#).unwrap();
+        let err = load_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("`bogus`") && !err.contains("bogus.bogus"),
+            "{err}"
+        );
+    }
 
     fn write(dir: &Path, text: &str) -> PathBuf {
         let path = dir.join("config.json");

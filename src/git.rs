@@ -13,7 +13,7 @@ use git2::{Index, IndexEntry, IndexTime, Oid, Repository, Signature};
 /// Git failures. Retrying helps only for `HeadMoved` (run codey again on the new HEAD).
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    #[error("{0} is not inside a git repository (--commit needs one)")]
+    #[error("{0} is not inside a git repository")]
     NotARepo(PathBuf),
     #[error("the repository has no commits yet; --commit needs a parent commit")]
     NoHead,
@@ -312,17 +312,22 @@ pub fn install_hook(dir: &Path, exe: &Path, force: bool) -> Result<PathBuf, GitE
             Some(w) if p.is_relative() => w.join(p),
             _ => p,
         })
-        .unwrap_or_else(|| repo.path().join("hooks"));
+        // A linked worktree's own git dir has no hooks git runs: they live in the common dir.
+        .unwrap_or_else(|| repo.commondir().join("hooks"));
     let path = hooks.join("pre-commit");
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        if !force
-            && existing
-                .lines()
-                .nth(1)
-                .is_none_or(|l| !l.starts_with(HOOK_MARK))
-        {
-            return Err(GitError::HookExists(path));
+    // Compared as bytes: a binary hook, or a script that is not UTF-8, is someone else's too.
+    let ours = |bytes: &[u8]| {
+        bytes
+            .split(|&b| b == b'\n')
+            .nth(1)
+            .is_some_and(|l| l.starts_with(HOOK_MARK.as_bytes()))
+    };
+    match std::fs::read(&path) {
+        Ok(existing) if !force && !ours(&existing) => return Err(GitError::HookExists(path)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound && !force => {
+            return Err(GitError::Io { path, source: e })
         }
+        _ => {}
     }
     let exe = exe.to_string_lossy().replace('\'', "'\\''");
     let script = format!(
@@ -348,6 +353,56 @@ pub fn install_hook(dir: &Path, exe: &Path, force: bool) -> Result<PathBuf, GitE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+
+    #[test]
+    fn the_hook_of_a_linked_worktree_goes_where_git_runs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("main");
+        std::fs::create_dir_all(&main).unwrap();
+        git(&main, &["init", "-q", "-b", "main"]);
+        git(&main, &["commit", "-q", "--allow-empty", "-m", "base"]);
+        git(&main, &["worktree", "add", "-q", "../linked"]);
+        let path = install_hook(&dir.path().join("linked"), Path::new("codey"), false).unwrap();
+        assert_eq!(
+            path.canonicalize().unwrap(),
+            main.join(".git/hooks/pre-commit").canonicalize().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_foreign_hook_is_kept_even_when_it_is_not_text() {
+        let dir = tempfile::tempdir().unwrap();
+        Repository::init(dir.path()).unwrap();
+        let hook = dir.path().join(".git/hooks/pre-commit");
+        std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+        for foreign in [
+            &b"\x7fELF\x02\x01\x00binary"[..],
+            b"#!/bin/sh\n# caf\xe9\nexit 0\n",
+        ] {
+            std::fs::write(&hook, foreign).unwrap();
+            let err = install_hook(dir.path(), Path::new("codey"), false).unwrap_err();
+            assert!(matches!(err, GitError::HookExists(_)), "{err}");
+            assert_eq!(std::fs::read(&hook).unwrap(), foreign);
+        }
+        // codey's own hook is replaced without --force.
+        std::fs::remove_file(&hook).unwrap();
+        install_hook(dir.path(), Path::new("codey"), false).unwrap();
+        install_hook(dir.path(), Path::new("codey"), false).unwrap();
+    }
 
     /// A commit of the empty tree with `parents`, not on any branch.
     fn commit_on(repo: &Repository, message: &str, parents: &[&git2::Commit]) -> Oid {

@@ -74,6 +74,10 @@ pub enum RulesError {
         key: String,
         message: String,
     },
+    #[error("{0} is a symbolic link or not a regular file; codey reads only a plain rules file")]
+    NotAFile(PathBuf),
+    #[error("{0} is over 1 MiB; a rules file holds a few instructions")]
+    TooLarge(PathBuf),
     #[error("{path}: no rule named {name:?} (rules: {known})")]
     NoSuchRule {
         path: PathBuf,
@@ -82,21 +86,45 @@ pub enum RulesError {
     },
 }
 
-/// Reads and validates the rules file of the repository at `root`.
+/// The largest rules file read: far more than any list of instructions needs.
+pub const MAX_BYTES: u64 = 1 << 20;
+
+/// Reads and validates the rules file of the repository at `root`. The file lives in the
+/// repository, so a pull request controls it: a symbolic link (to a file outside the
+/// repository, or to `/dev/zero`) is refused, and so is a file over [`MAX_BYTES`].
 pub fn load(root: &Path) -> Result<RulesFile, RulesError> {
+    use std::io::Read;
     let path = root.join(FILE_NAME);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(RulesError::Missing(root.to_owned()))
         }
         Err(source) => return Err(RulesError::Read { path, source }),
     };
+    if !meta.file_type().is_file() {
+        return Err(RulesError::NotAFile(path));
+    }
+    let mut text = String::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(MAX_BYTES + 1).read_to_string(&mut text))
+        .map_err(|source| RulesError::Read {
+            path: path.clone(),
+            source,
+        })?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(RulesError::TooLarge(path));
+    }
     parse(&text, &path)
 }
 
 /// Parses rules-file text; `path` only names the file in errors.
 pub fn parse(text: &str, path: &Path) -> Result<RulesFile, RulesError> {
+    crate::config::unique_keys(text).map_err(|message| RulesError::Invalid {
+        path: path.to_owned(),
+        key: "(the file)".to_owned(),
+        message,
+    })?;
     let de = &mut serde_json::Deserializer::from_str(text);
     let file: RulesFile =
         serde_path_to_error::deserialize(de).map_err(|e| RulesError::Invalid {
@@ -217,6 +245,39 @@ mod tests {
 
     fn parse_str(text: &str) -> Result<RulesFile, RulesError> {
         parse(text, Path::new(".codey.json"))
+    }
+
+    const ONE: &str = r#"{"rules": [{"name": "a", "instruction": "x"}]}"#;
+
+    #[test]
+    fn trailing_data_and_repeated_keys_are_errors() {
+        let err = parse_str(&format!("{ONE}\n{ONE}")).unwrap_err().to_string();
+        assert!(err.contains("after the JSON value"), "{err}");
+        let twice = r#"{"rules": [{"name": "a", "name": "b", "instruction": "x"}]}"#;
+        let err = parse_str(twice).unwrap_err().to_string();
+        assert!(err.contains("`name` appears twice"), "{err}");
+        assert!(parse_str(ONE).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_or_huge_rules_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.json");
+        std::fs::write(&outside, ONE).unwrap();
+        let root = dir.path().join("repo");
+        std::fs::create_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join(FILE_NAME)).unwrap();
+        assert!(matches!(load(&root), Err(RulesError::NotAFile(_))));
+        std::fs::remove_file(root.join(FILE_NAME)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", root.join(FILE_NAME)).unwrap();
+        assert!(matches!(load(&root), Err(RulesError::NotAFile(_))));
+        std::fs::remove_file(root.join(FILE_NAME)).unwrap();
+        let padded = format!("{ONE}{}", " ".repeat(MAX_BYTES as usize));
+        std::fs::write(root.join(FILE_NAME), padded).unwrap();
+        assert!(matches!(load(&root), Err(RulesError::TooLarge(_))));
+        std::fs::write(root.join(FILE_NAME), ONE).unwrap();
+        assert_eq!(load(&root).unwrap().rules.len(), 1);
     }
 
     #[test]

@@ -138,6 +138,11 @@ pub enum SessionError {
     Output(#[from] OutputError),
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    #[error(
+        "{0} is a bare git repository: it has no worktree to edit (run codey in a clone or a \
+         worktree of it)"
+    )]
+    BareRepository(PathBuf),
     #[error("the instruction is empty: say what to change (or use --rule NAME)")]
     EmptyInstruction,
     #[error(
@@ -260,6 +265,10 @@ pub fn run<B: Backend>(
 ) -> Result<RunResult, SessionError> {
     for job in &plan.jobs {
         validate(job, plan.role, lifecycle.config())?;
+    }
+    // A bare repository's files are git's own (HEAD, config, hooks): never candidates.
+    if git::discover(cwd).is_some_and(|r| r.is_bare()) {
+        return Err(SessionError::BareRepository(cwd.to_owned()));
     }
     let scanned = if plan.staged {
         let repo = git::discover(cwd).ok_or_else(|| SessionError::NotARepo(cwd.to_owned()))?;
@@ -727,6 +736,19 @@ mod tests {
             std::fs::read_to_string(repo.path().join("a.py")).unwrap(),
             "def f():\n    return 1\n"
         );
+    }
+
+    #[test]
+    fn a_bare_repository_is_refused_and_its_files_never_scanned() {
+        let (_models, mut lc, backend, _) = crate::scripted::lifecycle([50, 400, 400], 5000);
+        backend.answer("", TWO);
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init_bare(dir.path()).unwrap();
+        let mut p = plan("tidy", "true");
+        p.verify = None;
+        let err = run(&mut lc, &p, dir.path(), dir.path(), &crate::event::Silent).unwrap_err();
+        assert!(matches!(err, SessionError::BareRepository(_)), "{err}");
+        assert!(backend.loads().is_empty());
     }
 
     #[test]
