@@ -1452,10 +1452,27 @@ fn first_line(search: &str) -> String {
 #[cfg(test)]
 mod tests;
 
-/// Characters that change how a line reads without being seen: bidirectional controls (the
-/// "Trojan Source" attack, CVE-2021-42574), zero-width and other invisible characters, and
-/// Unicode tags. A small model should never add them; a poisoned file might ask it to.
+/// Characters that change how a line reads without being seen: Unicode's Bidi_Control set
+/// (the "Trojan Source" attack, CVE-2021-42574) and its Default_Ignorable_Code_Point set
+/// (zero-width characters, tags, variation selectors: the carrier of 2025's "GlassWorm"), both
+/// from ICU's maintained tables. A small model should never add them; a poisoned file might ask
+/// it to.
 fn hidden_character_name(c: char) -> Option<&'static str> {
+    use icu_properties::props::{BidiControl, DefaultIgnorableCodePoint};
+    use icu_properties::CodePointSetData;
+    let bidi = CodePointSetData::new::<BidiControl>().contains(c);
+    if !bidi && !CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c) {
+        return None;
+    }
+    Some(known_name(c).unwrap_or(if bidi {
+        "BIDI CONTROL"
+    } else {
+        "DEFAULT IGNORABLE CODE POINT"
+    }))
+}
+
+/// The names of the hidden characters seen most, for the message.
+fn known_name(c: char) -> Option<&'static str> {
     Some(match c {
         '\u{202A}' => "LEFT-TO-RIGHT EMBEDDING",
         '\u{202B}' => "RIGHT-TO-LEFT EMBEDDING",
@@ -1479,6 +1496,7 @@ fn hidden_character_name(c: char) -> Option<&'static str> {
         '\u{180E}' => "MONGOLIAN VOWEL SEPARATOR",
         '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => "HANGUL FILLER",
         '\u{E0000}'..='\u{E007F}' => "TAG CHARACTER",
+        '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' => "VARIATION SELECTOR",
         _ => return None,
     })
 }

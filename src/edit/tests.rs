@@ -794,3 +794,20 @@ fn repeated_blocks_are_dropped_so_no_edit_is_applied_twice() {
     let mut whole = Answer::WholeFile("x\n".into());
     assert_eq!(drop_repeats(&mut whole), 0);
 }
+
+#[test]
+fn default_ignorable_characters_and_variation_selectors_are_flagged() {
+    for (c, name) in [
+        ('\u{FE0F}', "VARIATION SELECTOR"),
+        ('\u{E0101}', "VARIATION SELECTOR"),
+        ('\u{2062}', "INVISIBLE OPERATOR"),
+        ('\u{034F}', "DEFAULT IGNORABLE CODE POINT"),
+        ('\u{202E}', "RIGHT-TO-LEFT OVERRIDE"),
+    ] {
+        let flags = hidden_characters("x = 1\n", &format!("x = 1\ny = \"a{c}b\"\n"));
+        assert_eq!(flags.len(), 1, "{c:?}");
+        assert!(flags[0].ends_with(name), "{flags:?}");
+    }
+    // Visible text, accents and CJK pass.
+    assert!(hidden_characters("", "caf\u{e9} \u{4e2d}\u{6587} \u{2192}\n").is_empty());
+}
