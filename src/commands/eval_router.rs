@@ -1,4 +1,5 @@
-//! `codey eval-router`: the router's accuracy on a labelled case set, as JSON on stdout.
+//! `codey eval-router`: the router's accuracy on a labelled case set, and the scope and due
+//! checks' precision and recall on theirs, as JSON on stdout.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,24 +22,50 @@ pub struct EvalArgs {
     pub cases: PathBuf,
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Router confidence margin below which the keyword rule decides.
+    /// Router confidence margin below which the keyword table decides.
     #[arg(long, value_name = "LOGPROB", default_value_t = router::DEFAULT_MARGIN)]
     pub router_margin: f32,
+    /// Also measure the scope check on these labelled cases (JSON array of
+    /// {instruction, path, content, expected: in|out}), e.g. fixtures/scope_cases.json.
+    #[arg(long, value_name = "FILE")]
+    pub scope_cases: Option<PathBuf>,
+    /// Also measure the due check on these labelled cases (JSON array of
+    /// {instruction, path, content, expected: due|not-due}), e.g. fixtures/due_cases.json.
+    #[arg(long, value_name = "FILE")]
+    pub due_cases: Option<PathBuf>,
+}
+
+fn read_cases<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {} (pass the case file's path)", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a case list", path.display()))
 }
 
 /// Runs `codey eval-router`.
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.cases)
-        .with_context(|| format!("cannot read {}", args.cases.display()))?;
-    let cases: Vec<router::Case> = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a case list", args.cases.display()))?;
+    let cases: Vec<router::Case> = read_cases(&args.cases)?;
+    let scope = match &args.scope_cases {
+        Some(path) => Some(router::evaluate_scope(&read_cases::<Vec<_>>(path)?)),
+        None => None,
+    };
+    let due = match &args.due_cases {
+        Some(path) => Some(router::evaluate_due(&read_cases::<Vec<_>>(path)?)),
+        None => None,
+    };
     let loaded = args.config.load()?;
     let mut lifecycle = Lifecycle::new(Llama, loaded.config, loaded.source);
     let eval = lifecycle.with(Role::Router, |model| {
         router::evaluate(model, &cases, args.router_margin)
     })??;
+    let mut json = serde_json::to_value(&eval)?;
+    if let Some(scope) = scope {
+        json["scope"] = serde_json::to_value(scope)?;
+    }
+    if let Some(due) = due {
+        json["due"] = serde_json::to_value(due)?;
+    }
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &eval)?;
+    serde_json::to_writer_pretty(&mut out, &json)?;
     writeln!(out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -322,6 +322,78 @@ fn with_router<B: Backend, R>(
     }
 }
 
+/// One labelled scope or due case: an instruction, a file, and the expected verdict (`in` /
+/// `out` for scope, `due` / `not-due` for due).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCase {
+    pub instruction: String,
+    pub path: String,
+    pub content: String,
+    pub expected: String,
+}
+
+/// How a deterministic check did on labelled cases. "Positive" is the check skipping the file
+/// (`out`, `not-due`): a skipped file that needed the edit is the costly mistake, so precision
+/// is the figure to hold high.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckFigures {
+    pub cases: usize,
+    /// Files the check skipped, and how many of those the labels skip too.
+    pub skipped: usize,
+    pub skipped_right: usize,
+    /// Files the labels skip.
+    pub should_skip: usize,
+    pub precision: f64,
+    pub recall: f64,
+    /// Cases it got wrong: (instruction, path, expected).
+    pub mistakes: Vec<(String, String, String)>,
+}
+
+fn check_figures(
+    cases: &[FileCase],
+    positive: &str,
+    skips: impl Fn(&FileCase) -> bool,
+) -> CheckFigures {
+    let mut f = CheckFigures {
+        cases: cases.len(),
+        ..CheckFigures::default()
+    };
+    for case in cases {
+        let skipped = skips(case);
+        let should = case.expected == positive;
+        f.skipped += usize::from(skipped);
+        f.should_skip += usize::from(should);
+        f.skipped_right += usize::from(skipped && should);
+        if skipped != should {
+            f.mistakes.push((
+                case.instruction.clone(),
+                case.path.clone(),
+                case.expected.clone(),
+            ));
+        }
+    }
+    f.precision = f.skipped_right as f64 / f.skipped.max(1) as f64;
+    f.recall = f.skipped_right as f64 / f.should_skip.max(1) as f64;
+    f
+}
+
+/// The scope check on labelled cases. Each case is one file of a batch in which the names the
+/// instruction gives in backticks exist somewhere (as in a real repository).
+pub fn evaluate_scope(cases: &[FileCase]) -> CheckFigures {
+    check_figures(cases, "out", |c| {
+        let facts = FileFacts::gather(&c.instruction, &c.path, &c.content);
+        skip_reason(&c.instruction, &facts).is_some()
+    })
+}
+
+/// The due check on labelled cases (files in scope).
+pub fn evaluate_due(cases: &[FileCase]) -> CheckFigures {
+    check_figures(cases, "not-due", |c| {
+        already_done(&c.instruction, &c.path, &c.content).is_some()
+    })
+}
+
 /// One labelled case of `fixtures/router_cases.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Case {
