@@ -83,14 +83,66 @@ pub fn symbols(content: &str) -> Vec<String> {
     out
 }
 
+/// Words after which a backticked name is what the edit brings in, not what it looks for:
+/// "use `logging`", "wrap errors with `fmt.Errorf`", "add a `--dry-run` flag".
+const NEW_MARKERS: &[&str] = &[
+    "with",
+    "use",
+    "using",
+    "via",
+    "add",
+    "adds",
+    "adding",
+    "enable",
+    "introduce",
+    "create",
+    "insert",
+    "on",
+];
+
+/// Verbs that make "to"/"into" point at the new name ("rename `a` to `b`", "switch from `a`
+/// to `b`"), where otherwise it points at the subject ("add a docstring to `f`").
+const CHANGE_VERBS: &[&str] = &[
+    "rename", "change", "convert", "switch", "migrate", "move", "replace", "upgrade", "update",
+];
+
+/// The backticked names an edit brings in rather than looks for. A file need not mention
+/// them to be in scope.
+pub fn introduced(instruction: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for clause in clauses(instruction) {
+        let lower = clause.to_lowercase();
+        let changes = CHANGE_VERBS.iter().any(|v| lower.contains(v));
+        let parts: Vec<&str> = clause.split('`').collect();
+        // Odd parts are inside backticks; the part before each holds the words leading to it.
+        for i in (1..parts.len()).step_by(2) {
+            let before = parts[i - 1].to_lowercase();
+            let words: Vec<&str> = before
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty() && !matches!(*w, "the" | "a" | "an" | "new"))
+                .collect();
+            let Some(last) = words.last() else {
+                continue;
+            };
+            let new = NEW_MARKERS.contains(last) || (changes && matches!(*last, "to" | "into"));
+            if new {
+                out.push(parts[i].trim().to_owned());
+            }
+        }
+    }
+    out
+}
+
 impl FileFacts {
-    /// Gathers the facts for one file.
+    /// Gathers the facts for one file. Names the edit introduces are not mentions.
     pub fn gather(instruction: &str, path: &str, content: &str) -> Self {
+        let new = introduced(instruction);
         FileFacts {
             path: path.to_owned(),
             symbols: symbols(content),
             mentions: backticked(instruction)
                 .into_iter()
+                .filter(|name| !new.contains(name))
                 .map(|name| {
                     let found = content.contains(&name);
                     (name, found)
@@ -346,9 +398,7 @@ pub fn already_done(instruction: &str, path: &str, content: &str) -> Option<Stri
 /// A docstring instruction on a Python file whose definitions it concerns all have one.
 fn documented(instruction: &str, path: &str, content: &str) -> Option<String> {
     let lower = instruction.to_lowercase();
-    let all_docstrings = clauses(instruction)
-        .iter()
-        .all(|c| c.to_lowercase().contains("docstring"));
+    let all_docstrings = clauses(instruction).iter().all(|c| asks_for_docstrings(c));
     if !all_docstrings || crate::syntax::Language::of(path) != Some(crate::syntax::Language::Python)
     {
         return None;
@@ -372,6 +422,33 @@ fn documented(instruction: &str, path: &str, content: &str) -> Option<String> {
         kind_asked && (named.is_empty() || named.contains(&u.name))
     });
     (!due).then(|| "nothing due: every definition it concerns has a docstring".to_owned())
+}
+
+/// Whether a clause asks for docstrings to be added ("add a docstring to `f`", "add
+/// docstrings"), not for existing ones to change ("add a `Returns:` section to every
+/// docstring").
+fn asks_for_docstrings(clause: &str) -> bool {
+    let lower = clause.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric() && c != '-')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let Some(at) = words.iter().position(|w| w.starts_with("docstring")) else {
+        return false;
+    };
+    let before = &words[..at];
+    // "every docstring", "the docstrings", "existing docstrings": the docstrings are the
+    // object being changed, not what is asked for.
+    let changes_existing = before.last().is_some_and(|w| {
+        matches!(
+            *w,
+            "every" | "each" | "all" | "the" | "existing" | "their" | "its"
+        )
+    });
+    before
+        .iter()
+        .any(|w| matches!(*w, "add" | "write" | "document"))
+        && !changes_existing
 }
 
 /// A rename whose old names no longer occur.

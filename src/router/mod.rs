@@ -21,8 +21,8 @@ mod facts;
 pub mod keywords;
 
 pub use facts::{
-    already_done, backticked, clauses, focus, has_identifier, renames, skip_reason, symbols,
-    FileFacts, MAX_SYMBOLS,
+    already_done, backticked, clauses, focus, has_identifier, introduced, renames, skip_reason,
+    symbols, FileFacts, MAX_SYMBOLS,
 };
 
 /// Below this log-probability margin between the (calibrated) labels the model is "unsure".
@@ -579,6 +579,23 @@ mod tests {
     }
 
     #[test]
+    fn names_an_edit_brings_in_do_not_put_files_out_of_scope() {
+        assert_eq!(
+            introduced("use `logging` instead of `print`"),
+            vec!["logging"]
+        );
+        assert_eq!(
+            introduced("Wrap returned errors with `fmt.Errorf` in the Go files"),
+            vec!["fmt.Errorf"]
+        );
+        assert_eq!(introduced("rename `a` to `b`"), vec!["b"]);
+        assert!(introduced("add a docstring to `print_report`").is_empty());
+        let i = "Replace the prints with the `log` crate macros";
+        let facts = FileFacts::gather(i, "src/cli.rs", "fn main() { println!(\"hi\"); }\n");
+        assert_eq!(skip_reason(i, &facts), None);
+    }
+
+    #[test]
     fn renames_are_read_from_every_clause_or_not_at_all() {
         assert_eq!(
             renames("rename the variable `x` to `count`"),
@@ -614,6 +631,9 @@ mod tests {
         let j = "add a docstring to every function in `m.py`";
         assert_eq!(already_done(j, "m.py", bare), None);
         assert!(already_done(j, "m.py", documented).is_some());
+        // A clause that changes existing docstrings is due whatever they hold.
+        let returns = "add a `Returns:` section to every docstring";
+        assert_eq!(already_done(returns, "m.py", documented), None);
         // Only Python is read this way; a docstring clause beside other work is due.
         assert_eq!(already_done(i, "m.rs", documented), None);
         assert_eq!(
@@ -701,6 +721,29 @@ mod tests {
         // Calibrated once for the run, however many batches.
         assert_eq!(backend.loads().len(), 1);
         assert_eq!(router.warning(), None);
+    }
+
+    fn file_cases(name: &str) -> Vec<FileCase> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// A skipped file that needed the edit is the costly mistake: the scope and due checks
+    /// skip only what the labels skip, on the development and the held-out sets.
+    #[test]
+    fn scope_and_due_checks_never_skip_a_file_that_needs_the_edit() {
+        for name in ["scope_cases.json", "scope_holdout.json"] {
+            let f = evaluate_scope(&file_cases(name));
+            assert!(f.cases >= 30 && f.skipped > 0, "{name}: {f:?}");
+            assert!(f.precision >= 0.97, "{name}: {f:?}");
+        }
+        for name in ["due_cases.json", "due_holdout.json"] {
+            let f = evaluate_due(&file_cases(name));
+            assert!(f.cases >= 30 && f.skipped > 0, "{name}: {f:?}");
+            assert!(f.precision >= 0.97, "{name}: {f:?}");
+        }
     }
 
     #[test]
