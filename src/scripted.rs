@@ -255,6 +255,18 @@ impl LanguageModel for ScriptedModel {
     }
 }
 
+/// A candidate file for unit tests: a plain, non-executable file found by walking.
+#[cfg(test)]
+pub fn candidate(rel: &str, content: &str) -> crate::scan::Candidate {
+    crate::scan::Candidate {
+        path: rel.into(),
+        rel: rel.to_owned(),
+        content: content.to_owned(),
+        mode: 0o100644,
+        explicit: false,
+    }
+}
+
 /// A lifecycle manager over scripted models whose weights are `sizes` MiB (router, coder,
 /// algorithm), under `budget_mb`, on a manual clock. The directory holds the model files.
 #[cfg(test)]

@@ -314,16 +314,11 @@ pub fn run<B: Backend>(
             escalate_to: (plan.escalate && plan.role.or(job.role).is_none())
                 .then_some(Role::Algorithm),
         };
-        let mut report = engine::run(
-            lifecycle,
-            &mut router,
-            &request,
-            files.clone(),
-            &skipped,
-            progress,
-        );
+        // The verifier needs the job's candidates after the engine; copy them only then.
+        let kept = plan.verify.is_some().then(|| files.clone());
+        let mut report = engine::run(lifecycle, &mut router, &request, files, &skipped, progress);
         report.rule.clone_from(&job.rule);
-        if let Some(check) = &plan.verify {
+        if let (Some(check), Some(files)) = (&plan.verify, kept) {
             if scratch.is_none() {
                 scratch = Some(Scratch::new(root, plan.staged)?);
             }

@@ -13,15 +13,7 @@ fn lifecycle(
     (dir, lc, backend)
 }
 
-fn cand(rel: &str, content: &str) -> Candidate {
-    Candidate {
-        path: rel.into(),
-        rel: rel.to_owned(),
-        content: content.to_owned(),
-        mode: 0o100644,
-        explicit: false,
-    }
-}
+use crate::scripted::candidate as cand;
 
 fn request(instruction: &str) -> EditRequest {
     EditRequest {

@@ -687,15 +687,7 @@ mod tests {
         assert_eq!(keywords::role("change the default port").0, Role::Coder);
     }
 
-    fn cand(rel: &str, content: &str) -> Candidate {
-        Candidate {
-            path: rel.into(),
-            rel: rel.to_owned(),
-            content: content.to_owned(),
-            mode: 0o100644,
-            explicit: false,
-        }
-    }
+    use crate::scripted::candidate as cand;
 
     #[test]
     fn confident_model_decides_and_unsure_model_defers_to_the_keywords() {
