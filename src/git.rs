@@ -67,19 +67,80 @@ pub struct BlobEdit<'a> {
     pub new_content: &'a str,
 }
 
-/// Whether `path` has no uncommitted work: the worktree content read by codey and the staged
-/// version both equal HEAD's. Only then may a commit of codey's edit stand for the file.
+/// Whether `path` has no uncommitted work *now*: the index holds HEAD's blob and mode, the
+/// worktree file still holds what codey read (`original`), and that content is what the index
+/// holds as git sees it, through its filters (`core.autocrlf`, `.gitattributes`). Only then may
+/// a commit of codey's edit stand for the file. Checked at write or commit time, not when the
+/// run started: the user may have committed or edited meanwhile. A mode change alone
+/// (`chmod +x`, unstaged) is not content and stays the user's, unstaged.
 pub fn is_clean(repo: &Repository, path: &str, original: &str) -> Result<bool, GitError> {
     let tree = repo
         .head()
         .and_then(|h| h.peel_to_tree())
         .map_err(|_| GitError::NoHead)?;
-    let Ok(entry) = tree.get_path(Path::new(path)) else {
+    let Ok(head) = tree.get_path(Path::new(path)) else {
         return Ok(false);
     };
-    let blob = repo.find_blob(entry.id())?;
-    let staged = repo.index()?.get_path(Path::new(path), 0).map(|e| e.id);
-    Ok(blob.content() == original.as_bytes() && staged == Some(entry.id()))
+    let index = repo.index()?;
+    let staged_as_head = index
+        .get_path(Path::new(path), 0)
+        .is_some_and(|e| e.id == head.id() && e.mode == head.filemode() as u32);
+    if !staged_as_head {
+        return Ok(false);
+    }
+    let Some(workdir) = repo.workdir() else {
+        return Ok(false);
+    };
+    match std::fs::read(workdir.join(path)) {
+        Ok(now) if now == original.as_bytes() => {}
+        _ => return Ok(false),
+    }
+    worktree_matches_index(repo, &index, path)
+}
+
+/// Whether the worktree file's content, filtered as git filters it, is the index's blob.
+fn worktree_matches_index(repo: &Repository, index: &Index, path: &str) -> Result<bool, GitError> {
+    let mut options = git2::DiffOptions::new();
+    options
+        .pathspec(path)
+        .disable_pathspec_match(true)
+        .ignore_filemode(true)
+        .include_untracked(false);
+    let diff = repo.diff_index_to_workdir(Some(index), Some(&mut options))?;
+    Ok(diff.deltas().len() == 0)
+}
+
+/// What git would write into the worktree for `content` stored at `path`: the blob content
+/// through the filters its attributes select (`core.autocrlf`, `eol`), found by letting git
+/// check the one file out into a scratch directory. Without filters it is `content` itself.
+pub fn worktree_form(repo: &Repository, path: &str, content: &[u8]) -> Result<Vec<u8>, GitError> {
+    let scratch = tempfile::tempdir().map_err(|source| GitError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let mut index = Index::new()?;
+    index.add(&entry(path, repo.blob(content)?, 0o100644, content.len()))?;
+    let mut checkout = git2::build::CheckoutBuilder::new();
+    checkout
+        .target_dir(scratch.path())
+        .force()
+        .update_index(false)
+        .path(path);
+    repo.checkout_index(Some(&mut index), Some(&mut checkout))?;
+    let out = scratch.path().join(path);
+    std::fs::read(&out).map_err(|source| GitError::Io { path: out, source })
+}
+
+/// Writes `content` as the blob git would store for the worktree file `path`: through the
+/// filters its attributes select (`core.autocrlf`, `eol`, `text`), as `git add` would.
+fn blob_for(repo: &Repository, path: &str, content: &[u8]) -> Result<Oid, GitError> {
+    use std::io::Write;
+    let mut writer = repo.blob_writer(Some(Path::new(path)))?;
+    writer.write_all(content).map_err(|source| GitError::Io {
+        path: PathBuf::from(path),
+        source,
+    })?;
+    Ok(writer.commit()?)
 }
 
 fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
@@ -113,7 +174,7 @@ pub fn commit(
     let mut index = Index::new()?;
     index.read_tree(&parent_tree)?;
     for change in changes {
-        let blob = repo.blob(change.new_content.as_bytes())?;
+        let blob = blob_for(repo, change.path, change.new_content.as_bytes())?;
         let mode = parent_tree
             .get_path(Path::new(change.path))
             .map(|e| e.filemode() as u32)
@@ -285,12 +346,23 @@ fn entry(path: &str, id: Oid, mode: u32, size: usize) -> IndexEntry {
     }
 }
 
-/// After a commit: stages the committed files in the user's index so `git status` shows them
-/// as unchanged. Their worktree content must already be written.
-pub fn stage(repo: &Repository, paths: &[&str]) -> Result<(), GitError> {
+/// After a commit: points the user's index entries of the committed files at the committed
+/// blobs, keeping each entry's mode and flags. Not `git add`: that would also stage what the
+/// worktree holds beyond codey's edit (a `chmod +x`, or a change made after the commit). The
+/// stat data is cleared so git compares the worktree content the next time it looks.
+pub fn stage(repo: &Repository, commit: Oid, paths: &[&str]) -> Result<(), GitError> {
+    let tree = repo.find_commit(commit)?.tree()?;
     let mut index = repo.index()?;
     for path in paths {
-        index.add_path(Path::new(path))?;
+        let committed = tree.get_path(Path::new(path))?;
+        let mut e = match index.get_path(Path::new(path), 0) {
+            Some(e) => e,
+            None => entry(path, committed.id(), committed.filemode() as u32, 0),
+        };
+        e.id = committed.id();
+        (e.ctime, e.mtime) = (IndexTime::new(0, 0), IndexTime::new(0, 0));
+        (e.dev, e.ino, e.uid, e.gid, e.file_size) = (0, 0, 0, 0, 0);
+        index.add(&e)?;
     }
     index.write()?;
     crate::atomic::crash_point("index written");

@@ -91,7 +91,10 @@ pub enum Refusal {
     #[error("{0}")]
     Git(String),
     /// The commit holds the edit, but the worktree file could not be brought up to date.
-    #[error("committed, but worktree not updated: {0}")]
+    #[error(
+        "committed, but the worktree file was not updated ({0}); `git diff` shows what it holds \
+         against the commit"
+    )]
     WorktreeNotUpdated(Box<Refusal>),
     /// The commit and the files are in place, but the user's index lags behind.
     #[error("committed, but the index was not updated ({0}): run `git reset -q` to refresh it")]
@@ -147,7 +150,11 @@ impl Serialize for Refused {
 /// What writing did, per file.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Written {
+    /// Files written into the worktree.
     pub files: Vec<String>,
+    /// Files the commit holds (with `--commit`), whether or not the worktree caught up.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub committed: Vec<String>,
     /// Files that were not written, with the reason.
     pub refused: Vec<Refused>,
     pub commit: Option<String>,
@@ -281,16 +288,27 @@ fn write_one(
     }
 }
 
-/// Writes an edit of the staged content into the worktree. When the worktree file holds more
-/// than the index (a partly staged file), the edit is merged into it three ways, so the
-/// unstaged part survives; where the two overlap nothing is written.
+/// Writes an edit of the staged content into the worktree. Staged content is what git stores;
+/// the worktree holds it through git's filters (CRLF under `core.autocrlf`), so both sides are
+/// compared and written in their worktree form. When the worktree file holds more than the
+/// index (a partly staged file), the edit is merged into it three ways, so the unstaged part
+/// survives; where the two overlap nothing is written.
 fn write_staged(repo: &git2::Repository, path: &Path, change: &Change) -> Result<(), Refusal> {
     let worktree = std::fs::read(path).map_err(|e| Refusal::Io(format!("cannot read: {e}")))?;
     if worktree == change.original.as_bytes() {
         return Ok(replace_file(path, &change.original, &change.new_content)?);
     }
+    let form = |text: &str| -> Result<String, Refusal> {
+        let bytes = git::worktree_form(repo, &change.path, text.as_bytes())
+            .map_err(|e| Refusal::Git(e.to_string()))?;
+        String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)
+    };
     let worktree = String::from_utf8(worktree).map_err(|_| Refusal::NotUtf8)?;
-    let merged = git::merge3(repo, &change.original, &worktree, &change.new_content)
+    let (base, edited) = (form(&change.original)?, form(&change.new_content)?);
+    if worktree == base {
+        return Ok(replace_file(path, &worktree, &edited)?);
+    }
+    let merged = git::merge3(repo, &base, &worktree, &edited)
         .map_err(|e| Refusal::Git(e.to_string()))?
         .ok_or(Refusal::Overlap)?;
     Ok(replace_file(path, &worktree, &merged)?)
@@ -332,40 +350,59 @@ pub fn commit(
     };
     let oid = git::commit(&repo, &accepted, message, branch)?;
     written.commit = Some(oid.to_string());
+    written.committed = accepted.iter().map(|c| c.path.to_owned()).collect();
     if let Some(name) = branch {
         written.branch = Some(name.to_owned());
-        written.files = accepted.iter().map(|c| c.path.to_owned()).collect();
         return Ok(written);
     }
-    sync_worktree(&repo, root, &accepted, &mut written);
+    sync_worktree(&repo, root, oid, &accepted, &mut written);
     Ok(written)
 }
 
 /// After a commit on the current branch: brings the committed files up to date in the
-/// worktree, then in the user's index.
+/// worktree, then points the user's index at the committed blobs, so `git status` shows what
+/// it showed before. A file the user changed in the instant since the clean check gets codey's
+/// edit merged into their change; where the two overlap their change stays, unstaged against
+/// the commit, and is reported.
 fn sync_worktree(
     repo: &git2::Repository,
     root: &Path,
+    commit: git2::Oid,
     accepted: &[git::BlobEdit<'_>],
     written: &mut Written,
 ) {
-    let mut staged = Vec::new();
     for change in accepted {
-        // The commit is safe already; a worktree file that cannot be updated only leaves it
-        // showing as modified against the new HEAD.
         let path = root.join(change.path);
         clean_stale_temp(&path);
-        match replace_file(&path, change.original, change.new_content) {
-            Ok(()) => {
-                written.files.push(change.path.to_owned());
-                staged.push(change.path);
-            }
-            Err(e) => written.refuse(change.path, Refusal::WorktreeNotUpdated(Box::new(e.into()))),
+        match catch_up(repo, &path, change) {
+            Ok(()) => written.files.push(change.path.to_owned()),
+            Err(e) => written.refuse(change.path, Refusal::WorktreeNotUpdated(Box::new(e))),
         }
     }
-    if let Err(e) = git::stage(repo, &staged) {
-        written.refuse(&staged.join(", "), Refusal::IndexNotUpdated(e.to_string()));
+    // The index follows the commit whatever the worktree did: an index left at the old blob
+    // would stage the reverse of codey's edit for the user's next commit.
+    let paths: Vec<&str> = accepted.iter().map(|c| c.path).collect();
+    if let Err(e) = git::stage(repo, commit, &paths) {
+        written.refuse(&paths.join(", "), Refusal::IndexNotUpdated(e.to_string()));
     }
+}
+
+/// Writes one committed edit into the worktree file, merged with a change made meanwhile.
+fn catch_up(
+    repo: &git2::Repository,
+    path: &Path,
+    change: &git::BlobEdit<'_>,
+) -> Result<(), Refusal> {
+    match replace_file(path, change.original, change.new_content) {
+        Err(ReplaceError::ChangedOnDisk) => {}
+        other => return Ok(other?),
+    }
+    let now = std::fs::read(path).map_err(|e| Refusal::Io(format!("cannot read: {e}")))?;
+    let now = String::from_utf8(now).map_err(|_| Refusal::NotUtf8)?;
+    let merged = git::merge3(repo, change.original, &now, change.new_content)
+        .map_err(|e| Refusal::Git(e.to_string()))?
+        .ok_or(Refusal::Overlap)?;
+    Ok(replace_file(path, &now, &merged)?)
 }
 
 /// The commit message for the instructions carried out (each with its rule's name, if any):

@@ -61,14 +61,13 @@ fn written_lines(out: &mut String, result: &RunResult) {
     for r in &w.refused {
         out.push_str(&format!("not written: {}: {}\n", r.path, r.refusal));
     }
+    let holds = || format!("{} file(s): {}", w.committed.len(), w.committed.join(", "));
     match (&w.commit, &w.branch) {
         (Some(commit), Some(branch)) => out.push_str(&format!(
-            "committed {commit} on new branch {branch} ({} file(s)); worktree untouched\n",
-            w.files.len()
+            "committed {commit} on new branch {branch} ({}); worktree untouched\n",
+            holds()
         )),
-        (Some(commit), None) => {
-            out.push_str(&format!("committed {commit} ({} file(s))\n", w.files.len()))
-        }
+        (Some(commit), None) => out.push_str(&format!("committed {commit} ({})\n", holds())),
         _ if matches!(result.mode(), Mode::Write { .. }) => {
             out.push_str(&format!("wrote {} file(s)\n", w.files.len()));
             if result.exit_status() == ExitStatus::EditsDue && !w.files.is_empty() {

@@ -22,6 +22,9 @@ use crate::model::{
 struct Script {
     sizes: HashMap<PathBuf, u64>,
     answers: Vec<(String, String)>,
+    /// Shell commands run once, just before the answer to a prompt holding the needle: the
+    /// user's actions "while codey is generating", at an exact point.
+    before: Vec<(String, String)>,
     labels: Vec<(String, String, f32)>,
     loads: Vec<PathBuf>,
 }
@@ -30,7 +33,8 @@ struct Script {
 #[derive(Debug, Clone, Default)]
 pub struct Scripted(Rc<RefCell<Script>>);
 
-/// A script file: `{"answers": [{"when", "answer"}], "labels": [{"when", "label", "score"}]}`.
+/// A script file: `{"answers": [{"when", "answer", "before"?}], "labels": [{"when", "label",
+/// "score"}]}`. `before` is a shell command run (once) just before that answer is given.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScriptFile {
@@ -45,6 +49,8 @@ struct ScriptFile {
 struct ScriptAnswer {
     when: String,
     answer: String,
+    #[serde(default)]
+    before: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -75,6 +81,9 @@ impl Scripted {
         let backend = Scripted::default();
         for a in file.answers {
             backend.answer(&a.when, &a.answer);
+            if let Some(command) = a.before {
+                backend.0.borrow_mut().before.push((a.when, command));
+            }
         }
         for l in file.labels {
             backend.label(&l.when, &l.label, l.score);
@@ -142,6 +151,32 @@ pub struct ScriptedModel {
     cache: Vec<Token>,
 }
 
+impl ScriptedModel {
+    /// Runs (once each) the `before` commands whose needle the prompt holds.
+    fn run_before(&self, prompt: &str) -> Result<(), ModelError> {
+        let due: Vec<String> = {
+            let mut script = self.script.0.borrow_mut();
+            let (now, later) = std::mem::take(&mut script.before)
+                .into_iter()
+                .partition(|(needle, _)| prompt.contains(needle.as_str()));
+            script.before = later;
+            now.into_iter().map(|(_, command)| command).collect()
+        };
+        for command in due {
+            let status = std::process::Command::new("sh")
+                .args(["-c", &command])
+                .status()
+                .map_err(|e| ModelError::Decode(format!("script `before`: {e}")))?;
+            if !status.success() {
+                return Err(ModelError::Decode(format!(
+                    "script `before` command failed ({status}): {command}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn detokenize(tokens: &[Token]) -> String {
     tokens
         .iter()
@@ -203,6 +238,7 @@ impl LanguageModel for ScriptedModel {
         on_token: &mut OnToken<'_>,
     ) -> Result<Generation, ModelError> {
         let text = detokenize(prompt);
+        self.run_before(&text)?;
         let script = self.script.0.borrow();
         let answer = script
             .answers
@@ -241,6 +277,7 @@ impl LanguageModel for ScriptedModel {
 
     fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
         let text = detokenize(prompt);
+        self.run_before(&text)?;
         let script = self.script.0.borrow();
         Ok(labels
             .iter()

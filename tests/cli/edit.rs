@@ -143,8 +143,10 @@ fn commit_mode_commits_the_instruction_and_leaves_status_clean() {
     assert_eq!(run.stdout(), "", "commit mode prints no patch");
     let head = repo.git(&["rev-parse", "HEAD"]);
     assert!(
-        run.stderr()
-            .contains(&format!("committed {} (1 file(s))", head.trim())),
+        run.stderr().contains(&format!(
+            "committed {} (1 file(s): src/report.py)",
+            head.trim()
+        )),
         "{}",
         run.stderr()
     );

@@ -152,8 +152,10 @@ fn commit_leaves_git_status_as_it_was_and_fsck_clean() {
     assert_eq!(repo.git(&["rev-parse", "HEAD~1"]), head);
     let commit = repo.git(&["rev-parse", "HEAD"]);
     assert!(
-        run.stderr()
-            .contains(&format!("committed {} (1 file(s))", commit.trim())),
+        run.stderr().contains(&format!(
+            "committed {} (1 file(s): edit_me.py)",
+            commit.trim()
+        )),
         "{}",
         run.stderr()
     );
@@ -202,7 +204,12 @@ fn commit_on_a_new_branch_touches_nothing_else() {
     let json = run.json();
     let written = &json["written"];
     assert_eq!(written["branch"], "codey/rename", "{json:#}");
-    assert_eq!(written["files"], serde_json::json!(["a.py"]));
+    assert_eq!(written["committed"], serde_json::json!(["a.py"]));
+    assert_eq!(
+        written["files"],
+        serde_json::json!([]),
+        "worktree untouched"
+    );
     assert_eq!(
         written["commit"].as_str().unwrap(),
         repo.git(&["rev-parse", "codey/rename"]).trim()

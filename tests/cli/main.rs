@@ -15,6 +15,7 @@ mod crash;
 mod edit;
 mod fidelity;
 mod git;
+mod git_state;
 mod hooks;
 mod hostile;
 mod rules;
