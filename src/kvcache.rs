@@ -180,9 +180,71 @@ impl KvCache {
     }
 }
 
+/// The first bytes of an entry: codey's format, version 1.
+const ENTRY_MAGIC: &[u8; 8] = b"codeykv1";
+
+/// An entry's bytes: the magic, the token count (u32, little-endian), the tokens (i32 each)
+/// and the model's opaque state. Written and read by codey itself, so that llama.cpp only
+/// ever sees the state as a bounded buffer.
+pub fn encode_entry(tokens: &[Token], state: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + tokens.len() * 4 + state.len());
+    out.extend_from_slice(ENTRY_MAGIC);
+    out.extend_from_slice(
+        &u32::try_from(tokens.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    for t in tokens {
+        out.extend_from_slice(&t.to_le_bytes());
+    }
+    out.extend_from_slice(state);
+    out
+}
+
+/// The tokens and state of an entry, checked against what the model can hold: at least one
+/// token, no more than `context_size`, and a state after them.
+pub fn decode_entry(bytes: &[u8], context_size: usize) -> Result<(Vec<Token>, &[u8]), String> {
+    let rest = bytes
+        .strip_prefix(ENTRY_MAGIC)
+        .ok_or("not a codey KV cache entry")?;
+    let (count, rest) = rest.split_first_chunk::<4>().ok_or("cut off")?;
+    let count = u32::from_le_bytes(*count) as usize;
+    if count == 0 || count > context_size {
+        return Err(format!(
+            "holds {count} tokens; the context holds 1 to {context_size}"
+        ));
+    }
+    let (tokens, state) = rest
+        .split_at_checked(count * 4)
+        .ok_or("cut off in its tokens")?;
+    if state.is_empty() {
+        return Err("holds no state".into());
+    }
+    let tokens = tokens
+        .chunks_exact(4)
+        .map(|c| Token::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok((tokens, state))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_round_trip_and_bad_ones_are_refused_before_any_model_sees_them() {
+        let bytes = encode_entry(&[1, -2, 70000], b"state");
+        let (tokens, state) = decode_entry(&bytes, 8).unwrap();
+        assert_eq!((tokens, state), (vec![1, -2, 70000], &b"state"[..]));
+        assert!(decode_entry(&bytes, 2).unwrap_err().contains("1 to 2"));
+        assert!(decode_entry(&bytes[..10], 8).is_err());
+        assert!(decode_entry(&bytes[..20], 8).is_err(), "no state");
+        assert!(decode_entry(&encode_entry(&[], b"s"), 8).is_err());
+        assert!(decode_entry(b"ggsq\x01\0\0\0rest", 8).is_err());
+        let mut huge = bytes.clone();
+        huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_entry(&huge, 8).is_err());
+    }
 
     #[test]
     fn keys_depend_on_model_and_every_token() {

@@ -32,7 +32,9 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// From GGUF metadata and the configured context: weights are the mapped file; the KV cache
+    /// From GGUF metadata and the configured context: weights are the mapped file plus the
+    /// tensors the CPU backend may repack into a second buffer (for a Q4_K_M 1.5B model that is
+    /// 600 MB, what an estimate of the file alone missed); the KV cache
     /// holds f16 keys and values for every layer and position; compute buffers are dominated by
     /// one batch of logits and activations.
     pub fn from_facts(facts: &ModelFacts, context_size: u32, batch: u32) -> Self {
@@ -44,7 +46,7 @@ impl Estimate {
             .saturating_mul(facts.head_dim_k.saturating_add(facts.head_dim_v))
             .saturating_mul(2);
         Estimate {
-            weights: facts.file_bytes,
+            weights: facts.file_bytes.saturating_add(facts.repackable_bytes),
             kv_cache: facts
                 .n_layer
                 .saturating_mul(ctx)
@@ -526,6 +528,7 @@ mod tests {
     fn estimate_counts_weights_kv_and_compute() {
         let facts = ModelFacts {
             file_bytes: 100,
+            repackable_bytes: 60,
             n_layer: 2,
             n_embd: 8,
             n_head: 2,
@@ -536,10 +539,11 @@ mod tests {
             n_ctx_train: 0,
         };
         let e = Estimate::from_facts(&facts, 16, 4);
-        assert_eq!(e.weights, 100);
+        // The repackable tensors count twice: mapped, and copied into the repacked buffer.
+        assert_eq!(e.weights, 160);
         assert_eq!(e.kv_cache, 2 * 16 * 8 * 2);
         assert_eq!(e.compute, (10 + 32) * 4 * 4);
-        assert_eq!(e.total(), 100 + 512 + 672);
+        assert_eq!(e.total(), 160 + 512 + 672);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::LlamaStateSeqFlags;
 
 use crate::model::{
     Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, LoadSpec, Logits, ModelError,
@@ -98,6 +99,29 @@ struct Layout {
     /// Bytes the file must have to hold every tensor: the data offset plus the furthest
     /// tensor end. A shorter file is truncated, and llama.cpp would read past its end.
     needed_bytes: u64,
+    /// Bytes of the tensors llama.cpp's CPU backend may copy into a second, repacked buffer.
+    repackable_bytes: u64,
+    n_tensors: i64,
+}
+
+/// Whether llama.cpp's CPU backend may repack a tensor of this type into an interleaved copy
+/// for faster matrix products (`ggml-cpu/repack.cpp`). The copy lives beside the mapped file,
+/// so those bytes count twice. Q4_0, Q4_K, IQ4_NL and Q2_K are repacked on x86 (AVX2) and ARM;
+/// Q8_0 only on ARM. Which ones are depends on the CPU's features too; counting every candidate
+/// keeps the estimate from falling short on any. The token embedding is read row by row and
+/// never repacked.
+fn repackable(kind: llama_cpp_sys_2::ggml_type, name: &[u8]) -> bool {
+    use llama_cpp_sys_2 as sys;
+    let arm_only = cfg!(target_arch = "aarch64") && kind == sys::GGML_TYPE_Q8_0;
+    name != b"token_embd.weight"
+        && (arm_only
+            || [
+                sys::GGML_TYPE_Q4_0,
+                sys::GGML_TYPE_Q4_K,
+                sys::GGML_TYPE_IQ4_NL,
+                sys::GGML_TYPE_Q2_K,
+            ]
+            .contains(&kind))
 }
 
 /// Reads the layout through the sys crate: llama-cpp-2's `GgufContext` reads scalar keys
@@ -123,17 +147,22 @@ fn gguf_layout(path: &Path) -> Option<Layout> {
         let n_vocab = (id >= 0 && sys::gguf_get_kv_type(ctx, id) == GGUF_TYPE_ARRAY)
             .then(|| sys::gguf_get_arr_n(ctx, id) as u64);
         let data = sys::gguf_get_data_offset(ctx) as u64;
-        let end = (0..sys::gguf_get_n_tensors(ctx))
-            .map(|t| {
-                (sys::gguf_get_tensor_offset(ctx, t) as u64)
-                    .saturating_add(sys::gguf_get_tensor_size(ctx, t) as u64)
-            })
-            .max()
-            .unwrap_or(0);
+        let (mut end, mut repackable_bytes) = (0u64, 0u64);
+        let n_tensors = sys::gguf_get_n_tensors(ctx);
+        for t in 0..n_tensors {
+            let size = sys::gguf_get_tensor_size(ctx, t) as u64;
+            end = end.max((sys::gguf_get_tensor_offset(ctx, t) as u64).saturating_add(size));
+            let name = std::ffi::CStr::from_ptr(sys::gguf_get_tensor_name(ctx, t)).to_bytes();
+            if repackable(sys::gguf_get_tensor_type(ctx, t), name) {
+                repackable_bytes = repackable_bytes.saturating_add(size);
+            }
+        }
         sys::gguf_free(ctx);
         Some(Layout {
             n_vocab,
             needed_bytes: data.saturating_add(end),
+            repackable_bytes,
+            n_tensors,
         })
     }
 }
@@ -164,11 +193,18 @@ impl Backend for Llama {
             head_dim_k: key("attention.key_length").unwrap_or(head_dim),
             head_dim_v: key("attention.value_length").unwrap_or(head_dim),
             n_vocab: 0,
+            repackable_bytes: 0,
             n_ctx_train: key("context_length").unwrap_or(0),
         };
         drop(gguf);
         let layout = gguf_layout(path)
             .ok_or_else(|| ModelError::invalid_file(path, "GGUF header could not be parsed"))?;
+        if layout.n_tensors == 0 {
+            return Err(ModelError::invalid_file(
+                path,
+                "holds no tensors (fetch it again)",
+            ));
+        }
         if layout.needed_bytes > file_bytes {
             return Err(ModelError::invalid_file(
                 path,
@@ -182,7 +218,11 @@ impl Backend for Llama {
         let n_vocab = layout
             .n_vocab
             .ok_or_else(|| ModelError::invalid_file(path, "no tokenizer.ggml.tokens array"))?;
-        Ok(ModelFacts { n_vocab, ..facts })
+        Ok(ModelFacts {
+            n_vocab,
+            repackable_bytes: layout.repackable_bytes,
+            ..facts
+        })
     }
 
     fn load(&self, spec: &LoadSpec) -> Result<LlamaLoaded, ModelError> {
@@ -351,32 +391,53 @@ impl LanguageModel for LlamaLoaded {
     }
 
     fn save_state(&self, path: &Path) -> Result<usize, ModelError> {
-        let tokens: Vec<LlamaToken> = self.cache.iter().map(|&t| LlamaToken(t)).collect();
-        self.ctx
-            .state_seq_save_file(path, 0, &tokens)
-            .map_err(decode_err)
+        let flags = LlamaStateSeqFlags::empty();
+        let mut state = vec![0u8; self.ctx.state_seq_get_size_ext(0, flags)];
+        // SAFETY: the buffer has the size llama.cpp just reported for this sequence's state.
+        let written = unsafe {
+            self.ctx
+                .state_seq_get_data_ext(state.as_mut_ptr(), 0, flags)
+        };
+        if written != state.len() {
+            return Err(ModelError::Decode(format!(
+                "the KV state took {written} bytes, not the {} reported",
+                state.len()
+            )));
+        }
+        let bytes = crate::kvcache::encode_entry(&self.cache, &state);
+        std::fs::write(path, &bytes)
+            .map_err(|e| ModelError::Decode(format!("cannot write {}: {e}", path.display())))?;
+        Ok(bytes.len())
     }
 
+    /// Reads the file itself and hands llama.cpp the state as a buffer: llama.cpp's file
+    /// reader asserts (aborting the process) when a state claims more bytes than its file
+    /// holds, while its buffer reader checks every read against the buffer's end and fails.
     fn load_state(&mut self, path: &Path) -> Result<Vec<Token>, ModelError> {
         self.truncate(0);
-        let max = self.context_size();
-        match self.ctx.state_seq_load_file(path, 0, max) {
-            Ok((tokens, _)) if !tokens.is_empty() && tokens.len() <= max => {
-                self.cache = tokens.iter().map(|t| t.0).collect();
-                Ok(self.cache.clone())
-            }
-            Ok(_) => {
-                self.ctx.clear_kv_cache();
-                Err(ModelError::Decode(
-                    "saved state holds no usable tokens".into(),
-                ))
-            }
-            Err(e) => {
-                // A partial load leaves unknown entries: start clean.
-                self.ctx.clear_kv_cache();
-                Err(decode_err(e))
-            }
+        let bytes = std::fs::read(path)
+            .map_err(|e| ModelError::Decode(format!("cannot read {}: {e}", path.display())))?;
+        let (tokens, state) =
+            crate::kvcache::decode_entry(&bytes, self.context_size()).map_err(|reason| {
+                ModelError::Decode(format!("KV state {}: {reason}", path.display()))
+            })?;
+        // SAFETY: llama.cpp reads the buffer through a reader bounded by its length and turns
+        // any inconsistency (magic, shape, sizes) into a zero return; the flags are the ones
+        // the state was saved with.
+        let restored = unsafe {
+            self.ctx
+                .state_seq_set_data_ext(state, 0, LlamaStateSeqFlags::empty())
+        };
+        if !restored {
+            // A partial load leaves unknown entries: start clean.
+            self.ctx.clear_kv_cache();
+            return Err(ModelError::Decode(format!(
+                "llama.cpp refused the KV state in {}",
+                path.display()
+            )));
         }
+        self.cache = tokens;
+        Ok(self.cache.clone())
     }
 
     fn is_end(&self, token: Token) -> bool {

@@ -102,6 +102,8 @@ pub struct Generation {
 pub struct ModelFacts {
     /// Bytes of the file; the weights are mapped from it.
     pub file_bytes: u64,
+    /// Bytes of weights the CPU backend may also copy into a repacked buffer.
+    pub repackable_bytes: u64,
     pub n_layer: u64,
     pub n_embd: u64,
     pub n_head: u64,

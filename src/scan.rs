@@ -54,9 +54,17 @@ pub struct Candidate {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum SkipReason {
     Binary,
-    TooLarge { bytes: u64, limit: u64 },
+    TooLarge {
+        bytes: u64,
+        limit: u64,
+    },
     NotUtf8,
-    Unreadable { error: String },
+    /// The file's name is not UTF-8: patches, reports and rules carry paths as UTF-8 text, and a
+    /// lossy name would make a patch `git apply` cannot place.
+    NameNotUtf8,
+    Unreadable {
+        error: String,
+    },
 }
 
 impl std::fmt::Display for SkipReason {
@@ -70,6 +78,10 @@ impl std::fmt::Display for SkipReason {
                 )
             }
             SkipReason::NotUtf8 => f.write_str("not valid UTF-8"),
+            SkipReason::NameNotUtf8 => f.write_str(
+                "its name is not valid UTF-8, which codey's patches cannot carry yet; rename it \
+                 to edit it",
+            ),
             SkipReason::Unreadable { error } => write!(f, "unreadable: {error}"),
         }
     }
@@ -249,6 +261,9 @@ pub fn read_candidate(root: &Path, path: &Path, max_bytes: u64) -> Result<Candid
     let unreadable = |e: std::io::Error| SkipReason::Unreadable {
         error: e.to_string(),
     };
+    if path.strip_prefix(root).unwrap_or(path).to_str().is_none() {
+        return Err(SkipReason::NameNotUtf8);
+    }
     let meta = std::fs::metadata(path).map_err(unreadable)?;
     if meta.len() > max_bytes {
         return Err(SkipReason::TooLarge {

@@ -151,6 +151,7 @@ impl Skip {
             Skip::Scan(SkipReason::Binary) => "binary",
             Skip::Scan(SkipReason::TooLarge { .. }) => "too-large",
             Skip::Scan(SkipReason::NotUtf8) => "not-utf8",
+            Skip::Scan(SkipReason::NameNotUtf8) => "name-not-utf8",
             Skip::Scan(SkipReason::Unreadable { .. }) => "unreadable",
             Skip::Scope(_) => "out-of-scope",
             Skip::NotDue(_) => "not-due",

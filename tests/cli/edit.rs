@@ -3,7 +3,8 @@
 //! come before any model runs (missing, corrupt or misconfigured models, config files).
 
 use crate::common::{
-    answers, blocks, config_json, file_prompt, file_report, gguf_cut_off_in_weights, TestRepo,
+    answers, blocks, config_json, file_prompt, file_report, gguf_cut_off_in_weights, gguf_header,
+    TestRepo,
 };
 
 /// The README's demo instruction; the demo repo is fixtures/demo.
@@ -601,9 +602,12 @@ fn corrupt_model_files_give_a_clear_error() {
     // Wrong magic, and a header cut off inside its first fields.
     std::fs::write(models.join("junk.gguf"), b"not a model at all").unwrap();
     std::fs::write(models.join("cut.gguf"), &gguf_cut_off_in_weights()[..20]).unwrap();
+    // A header that parses but announces no tensors at all.
+    std::fs::write(models.join("empty.gguf"), gguf_header(0)).unwrap();
     for (file, expected) in [
         ("junk.gguf", "missing GGUF magic"),
         ("cut.gguf", "not a readable GGUF model file"),
+        ("empty.gguf", "holds no tensors"),
     ] {
         let mut config = config_json(4000, &models);
         config["models"]["coder"]["path"] = file.into();

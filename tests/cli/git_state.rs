@@ -138,3 +138,36 @@ fn autocrlf_staged_edits_merge_into_the_worktree_without_overlap() {
         .expect(0);
     assert_eq!(repo.read("a.py"), renamed(&edited), "{}", run.stderr());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_skipped_by_name_and_the_rest_applies() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = repo_of(&["a.py"]);
+    let odd = repo.root.join(std::ffi::OsStr::from_bytes(b"caf\xe9.py"));
+    std::fs::write(&odd, small("x").1).unwrap();
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "odd name"]);
+    repo.script(&rename_script_with("a.py", "true"));
+    let run = repo
+        .codey(&["edit", RENAME, "--role", "coder", "--format", "json"])
+        .expect(0);
+    let json = run.json();
+    let skipped: Vec<&serde_json::Value> = json["reports"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "name-not-utf8")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{json:#}");
+    assert!(
+        skipped[0]["reason"].as_str().unwrap().contains("rename it"),
+        "{json:#}"
+    );
+    // The patch holds a.py only, and applies.
+    let patch = json["patch"].as_str().unwrap();
+    assert!(patch.starts_with("diff --git a/a.py b/a.py"), "{patch}");
+    assert!(!patch.contains('\u{fffd}'), "{patch}");
+    repo.apply(patch);
+    assert_eq!(std::fs::read(&odd).unwrap(), small("x").1.as_bytes());
+}

@@ -18,5 +18,6 @@ mod git;
 mod git_state;
 mod hooks;
 mod hostile;
+mod property;
 mod rules;
 mod scenarios;

@@ -408,33 +408,41 @@ pub fn rename_script() -> serde_json::Value {
     )])
 }
 
-/// A GGUF file whose header parses (a llama architecture and one 4 MiB F32 tensor) but that
-/// holds only the first KiB of the tensor data: what a download cut off inside the weights
-/// looks like.
-pub fn gguf_cut_off_in_weights() -> Vec<u8> {
-    fn string(out: &mut Vec<u8>, s: &str) {
-        out.extend_from_slice(&(s.len() as u64).to_le_bytes());
-        out.extend_from_slice(s.as_bytes());
-    }
+/// The header of a GGUF file for a tiny llama architecture that announces `tensors` tensors,
+/// without their descriptions.
+pub fn gguf_header(tensors: u64) -> Vec<u8> {
     const TYPE_UINT32: u32 = 4;
     const TYPE_STRING: u32 = 8;
     let mut out = b"GGUF".to_vec();
     out.extend_from_slice(&3u32.to_le_bytes()); // version
-    out.extend_from_slice(&1u64.to_le_bytes()); // tensors
+    out.extend_from_slice(&tensors.to_le_bytes());
     out.extend_from_slice(&4u64.to_le_bytes()); // key-value pairs
-    string(&mut out, "general.architecture");
+    gguf_string(&mut out, "general.architecture");
     out.extend_from_slice(&TYPE_STRING.to_le_bytes());
-    string(&mut out, "llama");
+    gguf_string(&mut out, "llama");
     for (key, value) in [
         ("llama.embedding_length", 64u32),
         ("llama.attention.head_count", 4),
         ("llama.block_count", 1),
     ] {
-        string(&mut out, key);
+        gguf_string(&mut out, key);
         out.extend_from_slice(&TYPE_UINT32.to_le_bytes());
         out.extend_from_slice(&value.to_le_bytes());
     }
-    string(&mut out, "weights");
+    out
+}
+
+fn gguf_string(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A GGUF file whose header parses (a llama architecture and one 4 MiB F32 tensor) but that
+/// holds only the first KiB of the tensor data: what a download cut off inside the weights
+/// looks like.
+pub fn gguf_cut_off_in_weights() -> Vec<u8> {
+    let mut out = gguf_header(1);
+    gguf_string(&mut out, "weights");
     out.extend_from_slice(&2u32.to_le_bytes()); // dimensions
     out.extend_from_slice(&1024u64.to_le_bytes());
     out.extend_from_slice(&1024u64.to_le_bytes());

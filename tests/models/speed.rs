@@ -90,6 +90,25 @@ fn the_disk_kv_cache_restores_prompts_and_survives_corrupt_entries() {
     std::fs::write(&entry, b"not a state at all").unwrap();
     let fourth = repo.codey(&args).expect(0);
     assert_eq!(first.json()["patch"], fourth.json()["patch"]);
+    // Entries tampered with and sealed again: a state claiming more than it holds, and one cut
+    // short. llama.cpp must refuse them, not abort the process.
+    let good = std::fs::read(&entry).unwrap();
+    let tokens = u32::from_le_bytes(good[8..12].try_into().unwrap()) as usize;
+    let state_at = 12 + 4 * tokens;
+    let mut inflated = good.clone();
+    for b in &mut inflated[state_at..state_at + 16] {
+        *b = 0xff;
+    }
+    for tampered in [
+        inflated,
+        good[..state_at + (good.len() - state_at) / 2].to_vec(),
+    ] {
+        std::fs::write(&entry, &tampered).unwrap();
+        reseal(&entry);
+        let run = repo.codey(&args).expect(0);
+        assert_eq!(json_file(&run, "geometry.py")["restored"], false);
+        assert_eq!(first.json()["patch"], run.json()["patch"]);
+    }
     // --no-kv-cache neither reads nor writes it.
     std::fs::remove_dir_all(&cache).unwrap();
     repo.codey(&[&args[..], &["--no-kv-cache"]].concat())
@@ -208,4 +227,17 @@ fn probe_batch_logits() {
         }
     })
     .unwrap();
+}
+
+/// Writes the seal of a KV cache entry as codey does (`<len> <sha256>`), as someone who
+/// tampered with the entry could.
+fn reseal(entry: &std::path::Path) {
+    let out = std::process::Command::new("sha256sum")
+        .arg(entry)
+        .output()
+        .unwrap();
+    let digest = String::from_utf8(out.stdout).unwrap();
+    let digest = digest.split_whitespace().next().unwrap().to_owned();
+    let len = std::fs::metadata(entry).unwrap().len();
+    std::fs::write(entry.with_extension("sum"), format!("{len} {digest}\n")).unwrap();
 }
