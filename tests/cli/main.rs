@@ -19,3 +19,4 @@ mod hooks;
 mod hostile;
 mod rules;
 mod scenarios;
+mod terminal;
