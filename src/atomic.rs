@@ -62,6 +62,21 @@ fn temp_path(path: &Path) -> PathBuf {
 /// Part of every temporary file's name.
 const TEMP_MARK: &str = ".codey-";
 
+/// Moves the complete file `from` to `to` on the same filesystem so that `to` is either absent
+/// (or its old self) or the whole new file, whenever a crash comes: synced, renamed, and the
+/// directory entry synced. For large files written elsewhere (a fetched model); text edits use
+/// [`replace_file`].
+pub fn persist(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::File::open(from)?.sync_all()?;
+    std::fs::rename(from, to)?;
+    if let Some(dir) = to.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
 /// Removes temporary files that a killed run left beside `path`. Only files whose name has
 /// codey's mark, for this very target, and whose process is gone are removed.
 pub fn clean_stale_temp(path: &Path) {
@@ -89,12 +104,12 @@ pub fn clean_stale_temp(path: &Path) {
 }
 
 #[cfg(target_os = "linux")]
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[cfg(not(target_os = "linux"))]
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     // Without /proc, only other processes' files are taken as stale.
     pid == std::process::id()
 }

@@ -1,17 +1,20 @@
-//! The command line: the top-level parser, the options several commands share, and logging.
+//! The command line: the top-level parser, the options several commands share, how output
+//! looks (`--quiet`, `--color`), and logging.
 //!
 //! Each subcommand's own arguments live with it in `commands/`; this file only parses.
 
+use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use codey::config::{self, Role};
 use codey::router;
 use codey::scan;
 
-use crate::commands::{bench, check, edit, eval, eval_router, hook, models};
+use crate::commands::{bench, check, edit, eval, eval_router, hook, man, models};
 
 pub const EXIT_CODES: &str =
     "Exit codes: 0 nothing to change (or edits printed, written or committed), \
@@ -19,15 +22,36 @@ pub const EXIT_CODES: &str =
 failed or was refused, or an edit that adds invisible or bidirectional control characters.\n\
 stdout carries only the patch (or the JSON report); progress and the summary go to stderr.";
 
+/// A command's examples followed by the exit codes, for its `--help`.
+pub fn examples_and_exit_codes(examples: &str) -> String {
+    format!("{examples}\n\n{EXIT_CODES}")
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  codey edit 'add type hints to the public functions' src/    # the patch on stdout
+  codey edit 'rename `cfg` to `config`' --write              # edit the files in place
+  codey check                                                # the rules of .codey.json (CI)
+  codey hook install                                         # run them on every git commit
+  codey models fetch                                         # download the default models
+  codey completions bash > ~/.local/share/bash-completion/completions/codey";
+
 /// Edit whole repositories with local language models; get a patch or a commit back.
 #[derive(Debug, Parser)]
-#[command(name = "codey", version, propagate_version = true)]
+#[command(name = "codey", version, propagate_version = true, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// More logging on stderr (-v: codey, -vv: llama.cpp too). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Print only the product (the patch, JSON or tables on stdout), warnings and errors: no
+    /// progress, no summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to colour stderr: auto (a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,15 +62,89 @@ pub enum Command {
     Check(Box<check::CheckArgs>),
     /// Measure where the time goes: codey against raw llama.cpp, speculation, prefix reuse, scan.
     Bench(bench::BenchArgs),
-    /// Install codey as the repository's git pre-commit hook.
+    /// Install or remove codey as the repository's git pre-commit hook.
     #[command(subcommand)]
     Hook(hook::HookCommand),
-    /// Show the configured models: where they are, whether they exist, their memory estimates.
+    /// Show the configured models (where they are, whether they exist, their memory
+    /// estimates), or fetch the default ones.
     Models(models::ModelArgs),
     /// Measure how often edits are right on tasks with known answers (pass@1, after retries).
     Eval(eval::EvalArgs),
     /// Measure the router's accuracy on a labelled case set (JSON on stdout).
     EvalRouter(eval_router::EvalArgs),
+    /// Print a shell completion script to stdout.
+    #[command(after_help = "Examples:
+  source <(codey completions bash)                      # this bash session
+  codey completions bash > ~/.local/share/bash-completion/completions/codey
+  codey completions zsh > ~/.zfunc/_codey               # with fpath+=(~/.zfunc) in .zshrc
+  codey completions fish > ~/.config/fish/completions/codey.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) of codey or of one subcommand to stdout.
+    Man(man::ManArgs),
+}
+
+/// When stderr gets colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour: `auto` colours a terminal unless NO_COLOR is set to anything
+    /// non-empty (https://no-color.org).
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
+        }
+    }
+}
+
+/// How the binary talks to people, decided once from the global flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    pub quiet: bool,
+    pub color: bool,
+}
+
+/// Parses the command line. `--color` is looked for first so that clap's own help and errors
+/// follow it too.
+pub fn parse() -> Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let clap_color = match color_flag(&args) {
+        Some(ColorChoice::Always) => clap::ColorChoice::Always,
+        Some(ColorChoice::Never) => clap::ColorChoice::Never,
+        // clap's own `auto` already honours NO_COLOR.
+        Some(ColorChoice::Auto) | None => clap::ColorChoice::Auto,
+    };
+    let matches = Cli::command().color(clap_color).get_matches_from(args);
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// The value of the last `--color WHEN` or `--color=WHEN` before a `--`, if any.
+fn color_flag(args: &[OsString]) -> Option<ColorChoice> {
+    let mut found = None;
+    let mut args = args.iter().filter_map(|a| a.to_str());
+    while let Some(arg) = args.next() {
+        let value = match arg {
+            "--" => break,
+            "--color" => args.next(),
+            _ => arg.strip_prefix("--color="),
+        };
+        if let Some(choice) = value.and_then(|v| ColorChoice::from_str(v, false).ok()) {
+            found = Some(choice);
+        }
+    }
+    found
 }
 
 /// Which editor model `--role` forces.
@@ -156,7 +254,7 @@ pub struct RunArgs {
     /// Router confidence (log-probability margin) below which the keyword rule decides.
     #[arg(long, value_name = "LOGPROB", default_value_t = router::DEFAULT_MARGIN)]
     pub router_margin: f32,
-    /// No progress bar on stderr.
+    /// No progress on stderr (a bar on a terminal, else one line per model load and file).
     #[arg(long)]
     pub no_progress: bool,
     /// Prompt-lookup speculative decoding: drafts copied from the file, verified in batches.
@@ -164,7 +262,8 @@ pub struct RunArgs {
     /// token, so the answer can differ from plain greedy decoding at near ties.
     #[arg(long)]
     pub speculate: bool,
-    /// Neither use nor fill the on-disk KV cache of prompt states.
+    /// Neither use nor fill the on-disk caches: the KV cache of prompt states, and (with
+    /// --staged) the record of staged files already checked clean.
     #[arg(long)]
     pub no_kv_cache: bool,
     /// Answers after the first that a file may take when its answer does not parse, apply,
@@ -191,7 +290,7 @@ pub struct RunArgs {
 }
 
 /// Sends llama.cpp's and codey's logs to stderr at the chosen verbosity.
-pub fn init_tracing(verbose: u8) {
+pub fn init_tracing(verbose: u8, color: bool) {
     let default = match verbose {
         0 => "warn,llama-cpp-2=off,llama_cpp_2=off",
         1 => "codey=debug,llama-cpp-2=warn,llama_cpp_2=warn",
@@ -202,7 +301,19 @@ pub fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never into files and pipes.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(color)
         .try_init();
+}
+
+/// Fails with what to pass when a command's input (by default a path into codey's source tree,
+/// which `cargo install` does not ship) does not exist.
+pub fn require_input(path: &std::path::Path, flag: &str, what: &str) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{} not found: pass {flag} with {what} (the default is a path in codey's source tree: \
+         run from a checkout of the repository to use it)",
+        path.display()
+    )
 }

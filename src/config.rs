@@ -41,7 +41,8 @@ impl Role {
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        // `pad`, not `write_str`: width and alignment (`{role:<9}`) apply to it.
+        f.pad(self.name())
     }
 }
 
@@ -122,14 +123,14 @@ fn default_kv_cache_mb() -> u64 {
     1024
 }
 
-/// The file name of a default model, as stored by `scripts/fetch-models.sh`.
+/// The file name of a default model, as `codey models fetch` stores it (pinned in models.lock).
 pub const DEFAULT_ROUTER_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// See [`DEFAULT_ROUTER_FILE`].
 pub const DEFAULT_CODER_FILE: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
 /// See [`DEFAULT_ROUTER_FILE`].
 pub const DEFAULT_ALGORITHM_FILE: &str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
 /// The command that fetches the default models.
-pub const FETCH_COMMAND: &str = "scripts/fetch-models.sh";
+pub const FETCH_COMMAND: &str = "codey models fetch";
 
 /// Where the default models are stored: `$CODEY_MODEL_DIR`, else the user data dir.
 pub fn default_model_dir() -> PathBuf {
@@ -503,8 +504,9 @@ impl Config {
         self.memory_budget_mb.saturating_mul(1024 * 1024)
     }
 
-    /// How to get the model for `role` when its file is missing: the fetch script for the
-    /// defaults, otherwise a pointer to the config key.
+    /// How to get the model for `role` when its file is missing: `codey models fetch` for the
+    /// defaults (told the directory when it is not the default one), otherwise a pointer to the
+    /// config key.
     pub fn fetch_hint(&self, role: Role, source: Option<&Path>) -> String {
         let default_file = match role {
             Role::Router => DEFAULT_ROUTER_FILE,
@@ -513,10 +515,11 @@ impl Config {
         };
         if self.models.get(role).path == Path::new(default_file) {
             let dir = self.model_dir();
-            format!(
-                "run `CODEY_MODEL_DIR={} {FETCH_COMMAND} {role}`",
-                dir.display()
-            )
+            if dir == default_model_dir() {
+                format!("run `{FETCH_COMMAND} {role}`")
+            } else {
+                format!("run `{FETCH_COMMAND} {role} --model-dir {}`", dir.display())
+            }
         } else {
             let file = source.map_or_else(|| "the config".to_owned(), |p| p.display().to_string());
             format!("download the model there or change `models.{role}.path` in {file}")
@@ -659,9 +662,13 @@ mod tests {
     }
 
     #[test]
-    fn fetch_hint_names_script_for_defaults_and_key_otherwise() {
+    fn fetch_hint_names_the_fetch_command_for_defaults_and_the_key_otherwise() {
         let mut config = Config::default();
-        assert!(config.fetch_hint(Role::Coder, None).contains(FETCH_COMMAND));
+        let hint = config.fetch_hint(Role::Coder, None);
+        assert!(hint.contains("`codey models fetch coder"), "{hint}");
+        config.model_dir = PathBuf::from("/elsewhere");
+        let hint = config.fetch_hint(Role::Coder, None);
+        assert!(hint.contains("--model-dir /elsewhere`"), "{hint}");
         config.models.coder.path = PathBuf::from("mine.gguf");
         let hint = config.fetch_hint(Role::Coder, Some(Path::new("/c.json")));
         assert!(

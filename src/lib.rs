@@ -8,15 +8,18 @@
 
 pub mod atomic;
 pub mod bench;
+pub mod checked;
 pub mod config;
 pub mod diff;
 pub mod edit;
 pub mod engine;
 pub mod eval;
 pub mod event;
+pub mod fetch;
 pub mod generate;
 pub mod git;
 pub mod hash;
+pub mod hook;
 pub mod kvcache;
 pub mod lifecycle;
 pub mod llama;

@@ -10,18 +10,20 @@ mod render;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    cli::init_tracing(args.verbose);
-    match commands::run(args) {
+    let args = cli::parse();
+    let ui = cli::Ui {
+        quiet: args.quiet,
+        color: args.color.enabled(),
+    };
+    cli::init_tracing(args.verbose, ui.color);
+    match commands::run(args.command, ui) {
         Ok(code) => code,
         Err(err) => {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("codey: error: {err:#}");
+            eprintln!("{}", render::error(&err, ui.color));
             ExitCode::from(2)
         }
     }

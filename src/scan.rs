@@ -23,6 +23,12 @@ pub struct ScanOptions {
     pub globs: Vec<String>,
     pub max_bytes: u64,
     pub hidden: bool,
+    /// Files named in `paths` are always in the instruction's scope (`codey edit FILE`: the
+    /// user chose them). False when a tool names the files (`codey check` under the
+    /// pre-commit framework): the scope check then decides for them as for any other.
+    pub named_in_scope: bool,
+    /// Files left out, as paths relative to the root: those already checked clean.
+    pub exclude: Vec<String>,
 }
 
 impl Default for ScanOptions {
@@ -32,6 +38,8 @@ impl Default for ScanOptions {
             globs: Vec::new(),
             max_bytes: DEFAULT_MAX_BYTES,
             hidden: false,
+            named_in_scope: true,
+            exclude: Vec::new(),
         }
     }
 }
@@ -194,6 +202,7 @@ pub fn from_index(
         if !under
             || (hidden && !options.hidden && !explicit)
             || overrides.matched(&file.path, false).is_ignore()
+            || options.exclude.contains(&file.path)
         {
             continue;
         }
@@ -203,7 +212,7 @@ pub fn from_index(
                 rel: file.path,
                 content,
                 mode: file.mode,
-                explicit,
+                explicit: explicit && options.named_in_scope,
             }),
             Err(reason) => result.skipped.push((file.path, reason)),
         }
@@ -299,9 +308,12 @@ pub fn scan(root: &Path, cwd: &Path, options: &ScanOptions) -> Result<Scan, Scan
     let listed = walk_files(&root, &starts, options)?;
     let mut result = Scan::default();
     for path in listed {
+        if options.exclude.contains(&relative(&root, &path)) {
+            continue;
+        }
         match read_candidate(&root, &path, options.max_bytes) {
             Ok(mut c) => {
-                c.explicit = starts.contains(&path);
+                c.explicit = options.named_in_scope && starts.contains(&path);
                 result.files.push(c);
             }
             Err(reason) => result.skipped.push((relative(&root, &path), reason)),

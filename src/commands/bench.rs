@@ -15,9 +15,13 @@ use std::path::PathBuf;
 use clap::Args;
 use codey::event::{Event, Progress};
 
-use crate::cli::ConfigArgs;
+use crate::cli::{require_input, ConfigArgs, Ui};
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  codey bench                                      # from a checkout of codey: fixtures/bench
+  codey bench --task py-dedupe-linear --scan-files 0
+  codey bench --fixture ~/src/codey/fixtures/bench --json > bench.json")]
 pub struct BenchArgs {
     /// The benchmark repository (its TASKS.json lists the tasks).
     #[arg(long, value_name = "DIR", default_value = "fixtures/bench")]
@@ -44,19 +48,26 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// Bench progress: one line per step on stderr.
-struct Lines;
+/// Bench progress: one line per step on stderr (none with --quiet).
+struct Lines {
+    quiet: bool,
+}
 
 impl Progress for Lines {
     fn event(&self, event: &Event) {
-        if let Event::Bench { step } = event {
+        if let (Event::Bench { step }, false) = (event, self.quiet) {
             eprintln!("bench: {step}");
         }
     }
 }
 
 /// Runs `codey bench`.
-pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+pub fn run(args: &BenchArgs, ui: Ui) -> Result<ExitCode> {
+    require_input(
+        &args.fixture,
+        "--fixture DIR",
+        "a benchmark folder holding TASKS.json (codey's fixtures/bench)",
+    )?;
     let loaded = args.config.load()?;
     let mut tasks = bench::load_tasks(&args.fixture.join("TASKS.json"))?;
     if !args.task.is_empty() {
@@ -71,12 +82,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         &tasks,
         &kv_dir,
         &args.parallel,
-        &Lines,
+        &Lines { quiet: ui.quiet },
     );
     let _ = std::fs::remove_dir_all(&kv_dir);
     let figures = figures?;
     let scan = if args.scan_files > 0 {
-        eprintln!("bench: scan of {} generated files", args.scan_files);
+        if !ui.quiet {
+            eprintln!("bench: scan of {} generated files", args.scan_files);
+        }
         let dir = scratch_dir("scan")?;
         let result = bench::scan_tree(&dir, args.scan_files, 3);
         let _ = std::fs::remove_dir_all(&dir);

@@ -9,20 +9,31 @@ use std::rc::Rc;
 use anyhow::{Context, Result};
 use clap::Args;
 
+use codey::checked::{self, Checked};
 use codey::config::Role;
 use codey::event::Progress;
 use codey::lifecycle::Lifecycle;
 use codey::llama::Llama;
 use codey::output::Target;
 use codey::scan::ScanOptions;
-use codey::session::{self, Job, Mode, Plan, RunResult};
+use codey::session::{Job, Mode, Plan, RunResult};
 use codey::verify::Check;
 
-use crate::cli::{Format, RunArgs, EXIT_CODES};
-use crate::progress::Bar;
+use crate::cli::{examples_and_exit_codes, Format, RunArgs, Ui};
+use crate::progress::{Bar, Show};
+use crate::render::{self, Style};
+
+const EXAMPLES: &str = "\
+Examples:
+  codey edit 'add type hints to the public functions' src/
+  codey edit 'rename `cfg` to `config`' --write
+  codey edit 'fix the typos in comments' -g '*.md' --commit
+  codey edit 'use logging instead of print' --check --patch out.patch
+  codey edit 'make the parser faster' --verify 'python3 -m unittest -q'
+  codey edit --rule docstrings src/ --format json";
 
 #[derive(Debug, Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = examples_and_exit_codes(EXAMPLES))]
 pub struct EditArgs {
     /// What to change, in plain words (omit it with --rule).
     #[arg(required_unless_present = "rule")]
@@ -40,7 +51,7 @@ pub struct EditArgs {
 }
 
 /// Runs `codey edit`.
-pub fn run(args: EditArgs) -> Result<ExitCode> {
+pub fn run(args: EditArgs, ui: Ui) -> Result<ExitCode> {
     let (cwd, root) = locate()?;
     let mut paths = args.paths;
     let job = match &args.rule {
@@ -53,7 +64,24 @@ pub fn run(args: EditArgs) -> Result<ExitCode> {
         }
         None => Job::instruction(args.instruction.unwrap_or_default()),
     };
-    execute(vec![job], paths, &args.run, args.check, &cwd, &root)
+    let request = Request {
+        jobs: vec![job],
+        paths,
+        check: args.check,
+        named_in_scope: true,
+    };
+    execute(request, &args.run, &cwd, &root, ui)
+}
+
+/// What a command asks of a run besides the shared options.
+pub struct Request {
+    pub jobs: Vec<Job>,
+    pub paths: Vec<PathBuf>,
+    /// Edits due are a finding (exit 1).
+    pub check: bool,
+    /// Whether the named paths are always in scope: a person chose them (`codey edit`), not a
+    /// tool handing over every file (`codey check` under the pre-commit framework).
+    pub named_in_scope: bool,
 }
 
 /// Where the run is: the directory codey was started in and the repository root.
@@ -64,7 +92,7 @@ pub fn locate() -> Result<(PathBuf, PathBuf)> {
 }
 
 /// The plan the command line asks for.
-fn plan(jobs: Vec<Job>, paths: Vec<PathBuf>, run: &RunArgs, check: bool) -> Plan {
+fn plan(request: Request, run: &RunArgs) -> Plan {
     let mode = match (run.write, run.commit) {
         (true, _) => Mode::Write {
             allow_dirty: run.allow_dirty,
@@ -77,16 +105,18 @@ fn plan(jobs: Vec<Job>, paths: Vec<PathBuf>, run: &RunArgs, check: bool) -> Plan
         _ => Mode::Patch,
     };
     Plan {
-        jobs,
+        jobs: request.jobs,
         scan: ScanOptions {
-            paths,
+            paths: request.paths,
             globs: run.globs.clone(),
             max_bytes: run.max_file_bytes,
             hidden: run.hidden,
+            named_in_scope: request.named_in_scope,
+            exclude: Vec::new(),
         },
         staged: run.staged,
         mode,
-        check,
+        check: request.check,
         role: run.role.map(Role::from),
         router_margin: run.router_margin,
         speculate: run.speculate,
@@ -104,17 +134,20 @@ fn plan(jobs: Vec<Job>, paths: Vec<PathBuf>, run: &RunArgs, check: bool) -> Plan
 /// Runs the jobs, applies the result, prints the product and the summary, and says how the
 /// run ends.
 pub fn execute(
-    jobs: Vec<Job>,
-    paths: Vec<PathBuf>,
+    request: Request,
     run: &RunArgs,
-    check: bool,
     cwd: &Path,
     root: &Path,
+    ui: Ui,
 ) -> Result<ExitCode> {
     let loaded = run.config.load()?;
-    let plan = plan(jobs, paths, run, check);
-    let bar = Rc::new(Bar::new(!run.no_progress));
-    let mut result = run_session(loaded, run.threads, bar.clone(), &plan, cwd, root)?;
+    let check = request.check;
+    let plan = plan(request, run);
+    let bar = Rc::new(Bar::new(Show::choose(!run.no_progress && !ui.quiet)));
+    let Checked {
+        mut result,
+        known_clean,
+    } = run_session(loaded, run.threads, bar.clone(), &plan, cwd, root)?;
     bar.finish();
     if let Some(file) = &run.patch {
         std::fs::write(file, &result.patch)
@@ -124,12 +157,35 @@ pub fn execute(
     // A reader that went away (`codey edit … | head`) is not an error, but the exit code must
     // still say whether edits are due or files failed.
     print_product(&result, run, check).or_else(ignore_broken_pipe)?;
-    eprint!("{}", crate::render::summary(&result));
+    let style = Style {
+        color: ui.color,
+        quiet: ui.quiet,
+    };
+    eprint!("{}", render::summary(&result, style));
+    if !known_clean.is_empty() && !ui.quiet {
+        eprintln!(
+            "{} staged file(s) already checked clean with this content, rules and models: not \
+             checked again",
+            known_clean.len()
+        );
+    }
+    // As ruff does ("No Python files found"): worth a warning, not a failure. Under --staged
+    // a commit with nothing the rules select is the everyday case, not a mistake.
+    if !plan.staged && result.reports.iter().all(|r| r.files.is_empty()) {
+        // Every file was left out by the paths, the globs or the rules' paths.
+        eprint!(
+            "{}",
+            render::warning(
+                "no file matched the paths, globs and rule paths given; nothing was edited",
+                ui.color
+            )
+        );
+    }
     Ok(ExitCode::from(result.exit_status().code()))
 }
 
-/// Runs the session on the real models, or on scripted ones when a test build is given a
-/// script (`CODEY_SCRIPT`).
+/// Runs the session (through the cache of files checked clean) on the real models, or on
+/// scripted ones when a test build is given a script (`CODEY_SCRIPT`).
 fn run_session(
     loaded: codey::config::Loaded,
     threads: Option<usize>,
@@ -137,20 +193,20 @@ fn run_session(
     plan: &Plan,
     cwd: &Path,
     root: &Path,
-) -> Result<RunResult> {
+) -> Result<Checked> {
     let sink: Rc<dyn Progress> = progress.clone();
     #[cfg(feature = "scripted")]
     if let Some(script) = std::env::var_os("CODEY_SCRIPT") {
         let backend = codey::scripted::Scripted::from_file(Path::new(&script))?;
         let mut lifecycle =
             Lifecycle::new(backend, loaded.config, loaded.source).with_progress(sink);
-        return Ok(session::run(&mut lifecycle, plan, cwd, root, &*progress)?);
+        return Ok(checked::run(&mut lifecycle, plan, cwd, root, &*progress)?);
     }
     let mut lifecycle = Lifecycle::new(Llama, loaded.config, loaded.source).with_progress(sink);
     if let Some(threads) = threads {
         lifecycle = lifecycle.with_threads(threads);
     }
-    Ok(session::run(&mut lifecycle, plan, cwd, root, &*progress)?)
+    Ok(checked::run(&mut lifecycle, plan, cwd, root, &*progress)?)
 }
 
 /// Writes the product of a run (patch or JSON) to stdout.

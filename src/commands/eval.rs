@@ -16,11 +16,15 @@ use codey::event::Silent;
 use codey::lifecycle::Lifecycle;
 use codey::llama::Llama;
 
-use crate::cli::ConfigArgs;
+use crate::cli::{require_input, ConfigArgs, Ui};
 
 /// Measure how often edits are right: pass@1 and pass after feedback rounds, escalation and
 /// the task's own check, on tasks with known answers.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  codey eval                                       # from a checkout of codey: fixtures/eval
+  codey eval --task 001 --task 002-py-extract-helper
+  codey eval --fixture ~/src/codey/fixtures/eval --json > eval.json")]
 pub struct EvalArgs {
     /// The suite: a folder of task folders (each `task.json` and `repo/`).
     #[arg(long, value_name = "DIR", default_value = "fixtures/eval")]
@@ -42,7 +46,12 @@ pub struct EvalArgs {
 }
 
 /// Runs `codey eval`.
-pub fn run(args: &EvalArgs) -> Result<ExitCode> {
+pub fn run(args: &EvalArgs, ui: Ui) -> Result<ExitCode> {
+    require_input(
+        &args.fixture,
+        "--fixture DIR",
+        "a folder of eval task folders (codey's fixtures/eval)",
+    )?;
     let loaded = args.config.load()?;
     let tasks = eval::load_tasks(&args.fixture, &args.task)?;
     anyhow::ensure!(
@@ -60,6 +69,10 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let mut results = Vec::with_capacity(tasks.len());
     for task in &tasks {
         let r = eval::run_task(&mut lifecycle, task, &options, &Silent)?;
+        if ui.quiet {
+            results.push(r);
+            continue;
+        }
         eprintln!(
             "eval: {} pass@1 {} final {} ({} answer(s), {:.0}s){}",
             r.name,

@@ -13,9 +13,13 @@ use codey::lifecycle::Lifecycle;
 use codey::llama::Llama;
 use codey::router;
 
-use crate::cli::ConfigArgs;
+use crate::cli::{require_input, ConfigArgs};
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  codey eval-router                                # from a checkout: fixtures/router_cases.json
+  codey eval-router fixtures/router_holdout.json --router-margin 1.0
+  codey eval-router fixtures/router_cases.json --scope-cases fixtures/scope_cases.json")]
 pub struct EvalArgs {
     /// Labelled cases (JSON array of {instruction, path, symbols, mentions, expected}).
     #[arg(default_value = "fixtures/router_cases.json")]
@@ -43,6 +47,11 @@ fn read_cases<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<
 
 /// Runs `codey eval-router`.
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
+    require_input(
+        &args.cases,
+        "the CASES argument",
+        "a labelled case file (codey's fixtures/router_cases.json)",
+    )?;
     let cases: Vec<router::Case> = read_cases(&args.cases)?;
     let scope = match &args.scope_cases {
         Some(path) => Some(router::evaluate_scope(&read_cases::<Vec<_>>(path)?)),

@@ -496,7 +496,12 @@ fn missing_model_names_the_path_and_the_fetch_command() {
             "{file}: {err}"
         );
     }
-    assert!(err.contains("scripts/fetch-models.sh router"), "{err}");
+    // What a `cargo install` user can run: no path into the source tree.
+    let fetch = format!(
+        "`codey models fetch router --model-dir {}`",
+        empty.display()
+    );
+    assert!(err.contains(&fetch), "{err}");
     let json = run.json();
     // Without the router the keyword table routes; without the editor the file fails.
     let warnings = json["reports"][0]["warnings"].as_array().unwrap();

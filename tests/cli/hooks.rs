@@ -1,21 +1,28 @@
 //! codey as a pre-commit hook, on scripted models: a plain git hook (`codey hook install`)
 //! under `git commit`, `git commit -a`, `git commit <path>` and a partly staged file, and the
 //! shipped `.pre-commit-hooks.yaml` under the real pre-commit framework on a partly staged
-//! file. In every case the user's unstaged work survives, the index keeps what the user staged,
-//! and the worktree holds exactly the scripted edit. (One run of the framework on the real
-//! models is in the `models` target.)
+//! file, with `--all-files` and with `--files`. In every case the user's unstaged work
+//! survives, the index keeps what the user staged, and the worktree holds exactly the scripted
+//! edit. Also: installing and uninstalling the plain hook, and the record of staged files
+//! already checked clean. (One run of the framework on the real models is in the `models`
+//! target.)
 
 use crate::common::hooks::{
-    assert_stopped_with_edit, hooked_a, hooked_repo, pre_commit_repo, stage_import,
+    assert_stopped_with_edit, hooked_a, hooked_repo, pre_commit, pre_commit_repo, stage_import,
 };
-use crate::common::{rename_script, renamed, TestRepo};
+use crate::common::{answers, rename_script, renamed, TestRepo};
 
 fn install_plain_hook(repo: &TestRepo) {
     let run = repo.codey_plain(&["hook", "install"]).expect(0);
     assert!(run.stderr().contains("pre-commit"), "{}", run.stderr());
     let hook = repo.root.join(".git/hooks/pre-commit");
     let script = std::fs::read_to_string(hook).unwrap();
-    assert!(script.contains("check --staged --write"), "{script}");
+    // codey as found on PATH when the hook runs, not the binary that installed it.
+    assert!(
+        script.contains("\nexec codey check --staged --write --no-progress\n"),
+        "{script}"
+    );
+    assert!(!script.contains(env!("CARGO_BIN_EXE_codey")), "{script}");
     // Installing again is fine; a foreign hook is kept unless --force.
     repo.codey_plain(&["hook", "install"]).expect(0);
 }
@@ -193,4 +200,133 @@ fn under_staged_a_file_codey_cannot_edit_warns_and_blocks_only_with_strict() {
     assert_eq!(json["exit_status"], "clean");
     let run = repo.codey(&["check", "--staged", "--strict"]).expect(2);
     assert!(run.stderr().contains("1 failed"), "{}", run.stderr());
+}
+
+#[test]
+fn the_plain_hook_stops_the_commit_with_a_message_when_codey_is_not_on_path() {
+    let (repo, head) = plain_hooked_repo();
+    stage_import(&repo);
+    let mut commit = std::process::Command::new("git");
+    repo.env(&mut commit);
+    // git and sh are in /usr/bin and /bin; codey is not.
+    commit
+        .env("PATH", "/usr/bin:/bin")
+        .args(["commit", "-m", "no codey"]);
+    let out = repo.run(commit);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert!(
+        out.stderr().contains("codey is not on PATH"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+}
+
+#[test]
+fn hook_install_needs_the_rules_file_unless_forced() {
+    let repo = TestRepo::with_files(&[("a.py", "x = 1\n")]);
+    let err = repo.codey_plain(&["hook", "install"]).expect(2).stderr();
+    assert!(
+        err.contains("no .codey.json") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(!repo.root.join(".git/hooks/pre-commit").exists());
+    repo.codey_plain(&["hook", "install", "--force"]).expect(0);
+    assert!(repo.root.join(".git/hooks/pre-commit").exists());
+}
+
+#[test]
+fn hook_uninstall_removes_only_the_hook_codey_wrote() {
+    let repo = hooked_repo();
+    let hook = repo.root.join(".git/hooks/pre-commit");
+    let run = repo.codey_plain(&["hook", "uninstall"]).expect(0);
+    assert!(
+        run.stderr().contains("nothing to remove"),
+        "{}",
+        run.stderr()
+    );
+    repo.codey_plain(&["hook", "install"]).expect(0);
+    let run = repo.codey_plain(&["hook", "uninstall"]).expect(0);
+    assert!(run.stderr().contains("removed"), "{}", run.stderr());
+    assert!(!hook.exists());
+    // Someone else's hook, and codey's hook with a line of the user's, stay.
+    for foreign in [
+        "#!/bin/sh\nexec lint-staged\n".to_owned(),
+        format!("{}echo mine\n", codey::hook::script()),
+    ] {
+        std::fs::write(&hook, &foreign).unwrap();
+        let err = repo.codey_plain(&["hook", "uninstall"]).expect(2).stderr();
+        assert!(err.contains("not removed"), "{err}");
+        assert_eq!(std::fs::read_to_string(&hook).unwrap(), foreign);
+    }
+}
+
+#[test]
+fn pre_commit_run_all_files_edits_what_is_due_and_passes_the_second_time() {
+    let repo = pre_commit_repo();
+    repo.script(&rename_script());
+    let out = pre_commit(&repo, &["run", "--all-files"]);
+    let log = format!("{}{}", out.stdout(), out.stderr());
+    assert_eq!(out.code(), 1, "{log}");
+    assert!(
+        log.contains("Failed") && log.contains("files were modified"),
+        "{log}"
+    );
+    assert_eq!(repo.read("a.py"), renamed(&hooked_a()), "{log}");
+    assert_eq!(repo.read("notes.txt"), "notes\n");
+    // Nothing is due any more: the same run passes and changes nothing.
+    let out = pre_commit(&repo, &["run", "--all-files"]);
+    let log = format!("{}{}", out.stdout(), out.stderr());
+    assert_eq!(out.code(), 0, "{log}");
+    assert!(log.contains("Passed"), "{log}");
+    assert_eq!(repo.read("a.py"), renamed(&hooked_a()));
+}
+
+#[test]
+fn pre_commit_run_files_checks_the_named_file() {
+    let repo = pre_commit_repo();
+    repo.script(&rename_script());
+    // notes.txt alone: nothing the rules select, so nothing to do.
+    let out = pre_commit(&repo, &["run", "--files", "notes.txt"]);
+    assert_eq!(out.code(), 0, "{}{}", out.stdout(), out.stderr());
+    assert_eq!(repo.read("a.py"), hooked_a());
+    let out = pre_commit(&repo, &["run", "--files", "a.py"]);
+    let log = format!("{}{}", out.stdout(), out.stderr());
+    assert_eq!(out.code(), 1, "{log}");
+    assert_eq!(repo.read("a.py"), renamed(&hooked_a()), "{log}");
+}
+
+#[test]
+fn a_staged_file_checked_clean_is_not_checked_again() {
+    let repo = hooked_repo();
+    // The model finds nothing to do in a.py.
+    repo.script(&answers(&[("def old_name():", "NO_CHANGE")]));
+    stage_import(&repo);
+    let run = repo.codey(&["check", "--staged", "--write"]).expect(0);
+    assert!(run.stderr().contains("1 unchanged"), "{}", run.stderr());
+    // Same staged blob, same rules and models: the model is not asked again, so an answer
+    // that would now edit the file is never given.
+    repo.rescript(&rename_script());
+    let run = repo.codey(&["check", "--staged", "--write"]).expect(0);
+    let err = run.stderr();
+    assert!(
+        err.contains("1 staged file(s) already checked clean"),
+        "{err}"
+    );
+    assert!(err.contains("0 changed"), "{err}");
+    assert_eq!(repo.git(&["diff", "--cached", "--name-only"]), "a.py\n");
+    // Without the caches, or with other staged content, it is asked.
+    let run = repo
+        .codey(&["check", "--staged", "--no-kv-cache"])
+        .expect(1);
+    assert!(run.stderr().contains("1 changed"), "{}", run.stderr());
+    let staged = format!("# touched\n{}", repo.read("a.py"));
+    repo.write("a.py", &staged);
+    repo.git(&["add", "a.py"]);
+    let run = repo.codey(&["check", "--staged"]).expect(1);
+    assert!(
+        !run.stderr().contains("already checked clean"),
+        "{}",
+        run.stderr()
+    );
 }

@@ -21,3 +21,4 @@ mod hostile;
 mod property;
 mod rules;
 mod scenarios;
+mod terminal;

@@ -65,6 +65,14 @@ fn hooks_source(dir: &Path) -> String {
     source.git(&["-C", target.to_str().unwrap(), "rev-parse", "HEAD"])
 }
 
+/// Runs the real pre-commit framework (`python3 -m pre_commit ARGS`) in the repository.
+pub fn pre_commit(repo: &TestRepo, args: &[&str]) -> Run {
+    let mut cmd = std::process::Command::new("python3");
+    repo.env(&mut cmd);
+    cmd.args(["-m", "pre_commit"]).args(args);
+    repo.run(cmd)
+}
+
 /// A hooked repository whose `.pre-commit-config.yaml` uses the shipped hook, installed with
 /// the real pre-commit framework.
 pub fn pre_commit_repo() -> TestRepo {
@@ -77,13 +85,12 @@ pub fn pre_commit_repo() -> TestRepo {
     );
     repo.write(".pre-commit-config.yaml", &config);
     repo.commit_all("pre-commit config");
-    let mut cmd = std::process::Command::new("python3");
-    repo.env(&mut cmd);
-    let out = cmd.args(["-m", "pre_commit", "install"]).output().unwrap();
-    assert!(
-        out.status.success(),
+    let out = pre_commit(&repo, &["install"]);
+    assert_eq!(
+        out.code(),
+        0,
         "pre-commit install (is pre-commit installed? scripts/setup.sh installs it): {}",
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr()
     );
     repo
 }

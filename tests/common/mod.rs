@@ -137,6 +137,17 @@ impl TestRepo {
         self.scripted.set(true);
     }
 
+    /// Replaces the script of a scripted repository without touching its model files, so
+    /// the models keep their identity (size and modification time) for codey's caches.
+    pub fn rescript(&self, script: &serde_json::Value) {
+        assert!(self.scripted.get(), "rescript needs script first");
+        std::fs::write(
+            self.script_path(),
+            serde_json::to_string_pretty(script).unwrap(),
+        )
+        .unwrap();
+    }
+
     fn script_path(&self) -> PathBuf {
         self.home.join("script.json")
     }
