@@ -94,6 +94,7 @@ git -C "$work/repo" add -A
 git -C "$work/repo" -c user.name=codey -c user.email=codey@localhost commit -q -m base
 start=$SECONDS
 status=0
+# shellcheck disable=SC2016 # the backticks are codey's, not the shell's
 (cd "$work/repo" && qemu-aarch64 -L "$sysroot" "$bin" edit 'add a docstring to `area`' \
   --no-progress --no-kv-cache --no-escalate --rounds 1 >"$work/edit.patch") || status=$?
 log "edit under qemu-aarch64 took $((SECONDS - start)) s, exit $status (timings under emulation say nothing about a real ARM CPU)"
