@@ -98,6 +98,8 @@ fn plan(jobs: Vec<Job>, paths: Vec<PathBuf>, run: &RunArgs, check: bool) -> Plan
             timeout: std::time::Duration::from_secs(run.verify_timeout),
         }),
         strict: run.strict,
+        changed_since: run.changed_since.clone(),
+        shard: run.shard,
     }
 }
 

@@ -1,0 +1,117 @@
+//! What CI runs besides plain `--check`: `--shard I/N` (the shards' patches add up to the
+//! whole run's) and `--changed-since` (only what a branch touched).
+
+use crate::common::{answers, blocks, file_prompt, rename_script, small, TestRepo, RENAME};
+
+/// What the sharded runs are asked: no due check knows it, so only the scope check can keep a
+/// file that never mentions `helper` from its editor.
+const HELPER: &str = "make `helper` return 2";
+
+/// A file with none of the instruction's names, heavy enough to be a shard of its own, and
+/// one the script would edit if it were ever asked.
+fn notes() -> String {
+    let mut text = "NOTE = 'x'\n".to_owned();
+    for i in 0..60 {
+        text.push_str(&format!(
+            "# filler line {i:02} of the notes, nothing to change\n"
+        ));
+    }
+    text
+}
+
+/// `a_notes.py` first in path order, then five files that define and call `helper`.
+fn sharded_repo() -> TestRepo {
+    let mut files = vec![("a_notes.py".to_owned(), notes())];
+    for name in ["b.py", "c.py", "d/e.py", "d/f.py", "g.py"] {
+        let text = format!("def helper():\n    return 1\n\n\nprint(helper(), {name:?})\n");
+        files.push((name.to_owned(), text));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let repo = TestRepo::with_files(&refs);
+    repo.script(&answers(&[
+        (
+            &file_prompt("a_notes.py"),
+            &blocks(&[("NOTE = 'x'\n", "NOTE = 'y'\n")]),
+        ),
+        (
+            "def helper():",
+            &blocks(&[("    return 1\n", "    return 2\n")]),
+        ),
+    ]));
+    repo
+}
+
+#[test]
+fn shard_patches_concatenated_in_order_are_the_unsharded_patch() {
+    let repo = sharded_repo();
+    let whole = repo.codey(&["edit", HELPER, "--check"]).expect(1).stdout();
+    assert_eq!(whole.matches("diff --git").count(), 5, "{whole}");
+    assert!(!whole.contains("a_notes.py"), "out of scope: {whole}");
+    let mut joined = String::new();
+    let mut codes = Vec::new();
+    for i in 1..=3 {
+        let shard = format!("{i}/3");
+        let run = repo.codey(&["edit", HELPER, "--check", "--shard", &shard]);
+        codes.push(run.code());
+        joined.push_str(&run.stdout());
+    }
+    assert_eq!(joined, whole);
+    // The notes file is a shard of its own: nothing due there, exit 0 as for a clean run. It
+    // stays out of scope only because `helper` is looked up in every shard's files: within
+    // its shard no file has the name, which would make it a name the edit brings in.
+    assert_eq!(codes, vec![0, 1, 1]);
+    repo.apply(&joined);
+    assert!(repo.read("d/f.py").contains("    return 2\n"));
+}
+
+#[test]
+fn a_shard_that_is_not_i_of_n_is_refused() {
+    let repo = sharded_repo();
+    for (arg, says) in [
+        ("4/3", "1 ≤ I ≤ N"),
+        ("0/2", "1 ≤ I ≤ N"),
+        ("1/0", "at least 1"),
+        ("2", "I/N"),
+    ] {
+        let run = repo.codey(&["edit", HELPER, "--shard", arg]).expect(2);
+        assert!(run.stderr().contains(says), "{arg}: {}", run.stderr());
+        assert!(run.stdout().is_empty());
+    }
+}
+
+#[test]
+fn changed_since_edits_only_what_the_branch_touched() {
+    let (a, a_text) = small("a.py");
+    let (b, b_text) = small("b.py");
+    let repo =
+        TestRepo::with_files(&[(a.as_str(), a_text.as_str()), (b.as_str(), b_text.as_str())]);
+    repo.script(&rename_script());
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.write("b.py", &format!("# touched\n{b_text}"));
+    let (c, c_text) = small("c.py");
+    repo.write(&c, &c_text);
+    repo.commit_all("topic");
+    let patch = repo
+        .codey(&["edit", RENAME, "--check", "--changed-since", "main"])
+        .expect(1)
+        .stdout();
+    let files: Vec<&str> = patch
+        .lines()
+        .filter(|l| l.starts_with("diff --git"))
+        .collect();
+    assert_eq!(
+        files,
+        vec!["diff --git a/b.py b/b.py", "diff --git a/c.py b/c.py"]
+    );
+    repo.apply(&patch);
+    // Nothing changed since HEAD itself: nothing to do.
+    repo.codey(&["edit", RENAME, "--check", "--changed-since", "HEAD"])
+        .expect(0);
+    let run = repo
+        .codey(&["edit", RENAME, "--changed-since", "origin/main"])
+        .expect(2);
+    assert!(run.stderr().contains("fetch-depth: 0"), "{}", run.stderr());
+}
