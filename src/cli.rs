@@ -73,6 +73,9 @@ pub enum Format {
     Patch,
     /// A machine-readable report: per file outcome, role, reason, tokens, time; models; patch.
     Json,
+    /// GitHub Actions workflow commands: a ::warning on each hunk of the edits due, an ::error
+    /// for each file that failed (the patch goes to --patch FILE).
+    Github,
 }
 
 /// Options shared by every command that reads the configuration.

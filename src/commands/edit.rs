@@ -170,6 +170,7 @@ fn print_product(result: &RunResult, run: &RunArgs, check: bool) -> std::io::Res
             serde_json::to_writer_pretty(&mut stdout, &json)?;
             writeln!(stdout)?;
         }
+        Format::Github => stdout.write_all(crate::render::github(result).as_bytes())?,
         Format::Patch if run.patch.is_none() && (*result.mode() == Mode::Patch || check) => {
             stdout.write_all(result.patch.as_bytes())?;
         }

@@ -1,5 +1,6 @@
 //! What CI runs besides plain `--check`: `--shard I/N` (the shards' patches add up to the
-//! whole run's) and `--changed-since` (only what a branch touched).
+//! whole run's), `--changed-since` (only what a branch touched) and `--format github`
+//! (workflow commands).
 
 use crate::common::{answers, blocks, file_prompt, rename_script, small, TestRepo, RENAME};
 
@@ -114,4 +115,45 @@ fn changed_since_edits_only_what_the_branch_touched() {
         .codey(&["edit", RENAME, "--changed-since", "origin/main"])
         .expect(2);
     assert!(run.stderr().contains("fetch-depth: 0"), "{}", run.stderr());
+}
+
+#[test]
+fn format_github_annotates_each_hunk_of_the_edits_due() {
+    let (a, a_text) = small("a.py");
+    let repo = TestRepo::with_files(&[(a.as_str(), a_text.as_str())]);
+    repo.script(&rename_script());
+    let patch_file = repo.home.join("codey.patch");
+    let run = repo
+        .codey(&[
+            "edit",
+            RENAME,
+            "--check",
+            "--format",
+            "github",
+            "--patch",
+            patch_file.to_str().unwrap(),
+        ])
+        .expect(1);
+    let out = run.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let title = "title=codey%3A rename the function `old_name` to `new_name`";
+    assert_eq!(
+        lines[0],
+        format!(
+            "::warning file=a.py,line=1,endLine=5,{title}::edit due (apply the patch artifact):%0A\
+             @@ -1,5 +1,5 @@%0A-def old_name():%0A+def new_name():%0A     return \"a.py\"%0A %0A %0A\
+             -print(old_name())%0A+print(new_name())%0A"
+        )
+    );
+    // The patch itself goes to the file.
+    let patch = std::fs::read_to_string(&patch_file).unwrap();
+    assert!(patch.starts_with("diff --git a/a.py b/a.py\n"), "{patch}");
+    // Nothing due: no workflow commands at all.
+    repo.apply(&patch);
+    repo.commit_all("renamed");
+    let run = repo
+        .codey(&["edit", RENAME, "--check", "--format", "github"])
+        .expect(0);
+    assert_eq!(run.stdout(), "");
 }
