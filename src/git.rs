@@ -28,6 +28,16 @@ pub enum GitError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "--changed-since {rev:?}: {reason} (in CI the base must be fetched: actions/checkout \
+         with fetch-depth: 0)"
+    )]
+    UnknownRevision { rev: String, reason: String },
+    #[error(
+        "--changed-since {rev:?}: it shares no history with HEAD (a shallow clone? fetch with \
+         fetch-depth: 0)"
+    )]
+    NoMergeBase { rev: String },
     #[error("git: {0}")]
     Git(#[from] git2::Error),
 }
@@ -285,6 +295,50 @@ pub fn tree_files(
     }
 }
 
+/// The regular files a branch changed: those added, modified, renamed, copied or retyped
+/// between the merge base of `base` and HEAD, and HEAD (`git diff --name-only base...HEAD`),
+/// sorted. Deleted files have nothing left to edit. Only commits count: in CI the worktree is
+/// HEAD, and a local run gives the same files as CI would.
+pub fn changed_since(repo: &Repository, base: &str) -> Result<Vec<String>, GitError> {
+    let unknown = |rev: &str, e: git2::Error| GitError::UnknownRevision {
+        rev: rev.to_owned(),
+        reason: e.message().to_owned(),
+    };
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(|e| unknown("HEAD", e))?;
+    let base_commit = repo
+        .revparse_single(base)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|e| unknown(base, e))?;
+    let merge_base =
+        repo.merge_base(base_commit.id(), head.id())
+            .map_err(|_| GitError::NoMergeBase {
+                rev: base.to_owned(),
+            })?;
+    let old = repo.find_commit(merge_base)?.tree()?;
+    let diff = repo.diff_tree_to_tree(Some(&old), Some(&head.tree()?), None)?;
+    let mut paths: Vec<String> = diff
+        .deltas()
+        .filter(|d| {
+            use git2::Delta;
+            matches!(
+                d.status(),
+                Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied | Delta::Typechange
+            ) && matches!(u32::from(d.new_file().mode()), 0o100644 | 0o100755)
+        })
+        .filter_map(|d| {
+            d.new_file()
+                .path()
+                .and_then(Path::to_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
 /// A staged file: its path, the staged bytes and the git mode.
 #[derive(Debug, Clone)]
 pub struct Staged {
@@ -370,6 +424,55 @@ pub fn stage(repo: &Repository, commit: Oid, paths: &[&str]) -> Result<(), GitEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+
+    #[test]
+    fn changed_since_lists_what_the_branch_changed_since_the_merge_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let write = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap();
+        git(d, &["init", "-q", "-b", "main"]);
+        for name in ["a.py", "b.py", "c.py", "run.sh"] {
+            write(name, "x\n");
+        }
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "base"]);
+        git(d, &["checkout", "-q", "-b", "topic"]);
+        write("a.py", "changed\n");
+        write("new.py", "added\n");
+        std::fs::remove_file(d.join("b.py")).unwrap();
+        git(d, &["mv", "c.py", "moved.py"]);
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "topic"]);
+        // main moves on after the branch: its own changes are not the branch's.
+        git(d, &["checkout", "-q", "main"]);
+        write("run.sh", "main moved\n");
+        git(d, &["commit", "-q", "-am", "main"]);
+        git(d, &["checkout", "-q", "topic"]);
+        // Uncommitted work does not count.
+        write("c2.py", "untracked\n");
+        let repo = Repository::open(d).unwrap();
+        assert_eq!(
+            changed_since(&repo, "main").unwrap(),
+            vec!["a.py", "moved.py", "new.py"]
+        );
+        assert!(changed_since(&repo, "topic").unwrap().is_empty());
+        let err = changed_since(&repo, "origin/nope").unwrap_err().to_string();
+        assert!(err.contains("fetch-depth: 0"), "{err}");
+    }
 
     /// A commit of the empty tree with `parents`, not on any branch.
     fn commit_on(repo: &Repository, message: &str, parents: &[&git2::Commit]) -> Oid {

@@ -32,5 +32,6 @@ pub mod scan;
 #[cfg(any(test, feature = "scripted"))]
 pub mod scripted;
 pub mod session;
+pub mod shard;
 pub mod syntax;
 pub mod verify;

@@ -1,9 +1,11 @@
 //! Rendering for people: the per-file summary of a run, warnings and errors, on stderr, in
 //! colour when asked for (`--color`), and cut down to what needs attention with `--quiet`.
 //!
-//! The library returns typed results; this turns them into lines. The product (patch or JSON)
-//! is written by the command itself.
+//! The library returns typed results; this turns them into lines: the summary, and the GitHub
+//! Actions workflow commands of `--format github`. The patch and the JSON are written by the
+//! command itself.
 
+use codey::diff;
 use codey::engine::{Outcome, Report};
 use codey::session::{ExitStatus, Mode, RunResult};
 
@@ -190,6 +192,100 @@ fn model_lines(out: &mut String, report: &Report) {
     }
 }
 
+/// GitHub Actions workflow commands (`--format github`): a `::warning` on the lines each hunk of
+/// the edits due changes, titled with what asked for it, with the hunk as its message; an
+/// `::error` (a `::warning` where failures only warn, under `--staged`) for each file that
+/// failed or was refused. The runner shows them as annotations on the pull request's diff.
+pub fn github(result: &RunResult) -> String {
+    let mut out = String::new();
+    for change in &result.changes {
+        let Some(file_diff) = diff::unified_diff(
+            &change.path,
+            &change.original,
+            &change.new_content,
+            change.mode,
+        ) else {
+            continue;
+        };
+        let title = format!("codey: {}", asked_by(result, &change.path));
+        for hunk in &file_diff.hunks {
+            // GitHub has no line 0: an insertion at the top points at line 1.
+            let (first, last) = (hunk.old_first.max(1), hunk.old_last.max(1));
+            out.push_str(&workflow_command(
+                "warning",
+                &[
+                    ("file", &change.path),
+                    ("line", &first.to_string()),
+                    ("endLine", &last.to_string()),
+                    ("title", &title),
+                ],
+                &format!("edit due (apply the patch artifact):\n{}", hunk.text),
+            ));
+        }
+    }
+    let level = if result.failures_warned() > 0 {
+        "warning"
+    } else {
+        "error"
+    };
+    for f in result.reports.iter().flat_map(|r| &r.files) {
+        if let Outcome::Failed(error) = &f.outcome {
+            let props = [("file", f.path.as_str()), ("title", "codey: not edited")];
+            out.push_str(&workflow_command(level, &props, &error.to_string()));
+        }
+    }
+    for r in result.written.iter().flat_map(|w| &w.refused) {
+        let props = [("file", r.path.as_str()), ("title", "codey: not written")];
+        out.push_str(&workflow_command("error", &props, &r.refusal.to_string()));
+    }
+    out
+}
+
+/// What asked for the edit of `path`: the rules that changed it, or the instruction.
+fn asked_by(result: &RunResult, path: &str) -> String {
+    let askers: Vec<String> = result
+        .reports
+        .iter()
+        .filter(|r| {
+            r.files
+                .iter()
+                .any(|f| f.path == path && matches!(f.outcome, Outcome::Changed { .. }))
+        })
+        .map(|r| match &r.rule {
+            Some(rule) => format!("rule {rule}"),
+            None => {
+                let short: String = r.instruction.chars().take(60).collect();
+                let more = if short.len() < r.instruction.len() {
+                    "…"
+                } else {
+                    ""
+                };
+                format!("{short}{more}")
+            }
+        })
+        .collect();
+    askers.join(", ")
+}
+
+/// One workflow command line, escaped as the runner expects: in the message `%`, CR and LF;
+/// in property values `:` and `,` too (they delimit the properties).
+/// <https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts>
+fn workflow_command(command: &str, properties: &[(&str, &str)], message: &str) -> String {
+    let escape = |text: &str| {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let props: Vec<String> = properties
+        .iter()
+        .map(|(key, value)| {
+            let value = escape(value).replace(':', "%3A").replace(',', "%2C");
+            format!("{key}={value}")
+        })
+        .collect();
+    format!("::{command} {}::{}\n", props.join(","), escape(message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +306,17 @@ mod tests {
             "{line}"
         );
         assert!(error(&err, true).contains("\x1b[31merror:\x1b[0m"));
+    }
+
+    #[test]
+    fn workflow_commands_escape_what_would_end_them() {
+        assert_eq!(
+            workflow_command(
+                "warning",
+                &[("file", "a,b:c.py"), ("title", "100%")],
+                "one\ntwo\r\n50%"
+            ),
+            "::warning file=a%2Cb%3Ac.py,title=100%25::one%0Atwo%0D%0A50%25\n"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! A session owns one run of codey: a [`Plan`] in, a [`RunResult`] out.
 //!
-//! It scans once, carries out the plan's jobs in order (an instruction, or the rules of
-//! `.codey.json`), each on the previous job's output, through the engine, and keeps every
+//! It scans once (narrowed to what a branch changed with `--changed-since`, and to one part of
+//! the files with `--shard`), carries out the plan's jobs in order (an instruction, or the rules
+//! of `.codey.json`), each on the previous job's output, through the engine, and keeps every
 //! file's state (`original`, `current`, mode) so that rule chaining is explicit. The result
 //! offers the final changes, their patch, [`RunResult::apply`] for `--write`/`--commit`, and
 //! the exit status computed from typed per-file outcomes. It never prints: the binary renders
@@ -21,9 +22,10 @@ use crate::kvcache::{self, KvCache};
 use crate::lifecycle::Lifecycle;
 use crate::model::Backend;
 use crate::output::{self, Base, Change, OutputError, Refusal, Target, WriteOptions, Written};
-use crate::router::Router;
+use crate::router::{self, Router};
 use crate::rules::{self, PathFilter, RulesError};
-use crate::scan::{self, Candidate, ScanError, ScanOptions};
+use crate::scan::{self, Candidate, Scan, ScanError, ScanOptions};
+use crate::shard::Shard;
 use crate::verify::{Check, Scratch, Verdict, VerifyError};
 
 /// The version of the JSON report's shape; raised when a field changes meaning or goes away.
@@ -118,6 +120,11 @@ pub struct Plan {
     /// With `--staged`, a file that fails blocks the commit (exit 2) only when strict; else it
     /// is left unchanged with a warning, and the rest of the edit decides the exit code.
     pub strict: bool,
+    /// Only files the branch changed since its merge base with this revision
+    /// (`--changed-since`).
+    pub changed_since: Option<String>,
+    /// Only this shard's part of the files (`--shard I/N`).
+    pub shard: Option<Shard>,
 }
 
 /// Why a run could not start or finish. None of these is about one file: per-file problems
@@ -130,8 +137,8 @@ pub enum SessionError {
     Rules(#[from] RulesError),
     #[error("invalid rule paths: {0}")]
     Filter(String),
-    #[error("--staged needs a git repository; {0} is not inside one")]
-    NotARepo(PathBuf),
+    #[error("{flag} needs a git repository; {dir} is not inside one")]
+    NotARepo { flag: &'static str, dir: PathBuf },
     #[error(transparent)]
     Git(#[from] git::GitError),
     #[error(transparent)]
@@ -270,11 +277,25 @@ pub fn run<B: Backend>(
     if git::discover(cwd).is_some_and(|r| r.is_bare()) {
         return Err(SessionError::BareRepository(cwd.to_owned()));
     }
-    let scanned = if plan.staged {
-        let repo = git::discover(cwd).ok_or_else(|| SessionError::NotARepo(cwd.to_owned()))?;
-        scan::from_index(root, cwd, &plan.scan, git::staged(&repo)?)?
+    let repo = |flag| {
+        git::discover(cwd).ok_or_else(|| SessionError::NotARepo {
+            flag,
+            dir: cwd.to_owned(),
+        })
+    };
+    let mut scanned = if plan.staged {
+        scan::from_index(root, cwd, &plan.scan, git::staged(&repo("--staged")?)?)?
     } else {
         scan::scan(root, cwd, &plan.scan)?
+    };
+    if let Some(base) = &plan.changed_since {
+        let changed = git::changed_since(&repo("--changed-since")?, base)?;
+        scanned = only(scanned, &changed);
+    }
+    // The other shards' files: their contents still say which names the repository holds.
+    let (scanned, others) = match plan.shard {
+        Some(shard) => shard.select(scanned),
+        None => (scanned, Vec::new()),
     };
     let kv_mb = lifecycle.config().kv_cache_mb;
     let kv_cache = (plan.kv_cache && kv_mb > 0)
@@ -313,6 +334,10 @@ pub fn run<B: Backend>(
             // A role the user or the rule chose is kept: no escalation past it.
             escalate_to: (plan.escalate && plan.role.or(job.role).is_none())
                 .then_some(Role::Algorithm),
+            known_names: (!others.is_empty()).then(|| {
+                let theirs = others.iter().filter(|c| job.selects(&c.rel));
+                router::known_names(&job.instruction, files.iter().chain(theirs))
+            }),
         };
         // The verifier needs the job's candidates after the engine; copy them only then.
         let kept = plan.verify.is_some().then(|| files.clone());
@@ -358,6 +383,15 @@ pub fn run<B: Backend>(
         message: commit_message(&plan.jobs),
         failures_warn: plan.staged && !plan.strict,
     })
+}
+
+/// The part of a scan whose paths are in `paths` (sorted).
+fn only(scan: Scan, paths: &[String]) -> Scan {
+    let keep = |p: &str| paths.binary_search_by(|q| q.as_str().cmp(p)).is_ok();
+    Scan {
+        files: scan.files.into_iter().filter(|c| keep(&c.rel)).collect(),
+        skipped: scan.skipped.into_iter().filter(|(p, _)| keep(p)).collect(),
+    }
 }
 
 /// What the jobs before this one changed, as (path, content) overlays for the scratch tree.
@@ -668,6 +702,8 @@ mod tests {
                 timeout: std::time::Duration::from_secs(30),
             }),
             strict: false,
+            changed_since: None,
+            shard: None,
         }
     }
 

@@ -306,6 +306,7 @@ fn pass(
             // The bench times first answers: no feedback rounds, no escalation.
             rounds: 0,
             escalate_to: None,
+            known_names: None,
         };
         let files = scanned.files.clone();
         let report = engine::run(

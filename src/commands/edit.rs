@@ -128,6 +128,8 @@ fn plan(request: Request, run: &RunArgs) -> Plan {
             timeout: std::time::Duration::from_secs(run.verify_timeout),
         }),
         strict: run.strict,
+        changed_since: run.changed_since.clone(),
+        shard: run.shard,
     }
 }
 
@@ -224,6 +226,7 @@ fn print_product(result: &RunResult, run: &RunArgs, check: bool) -> std::io::Res
             serde_json::to_writer_pretty(&mut stdout, &json)?;
             writeln!(stdout)?;
         }
+        Format::Github => stdout.write_all(crate::render::github(result).as_bytes())?,
         Format::Patch if run.patch.is_none() && (*result.mode() == Mode::Patch || check) => {
             stdout.write_all(result.patch.as_bytes())?;
         }

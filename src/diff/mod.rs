@@ -27,6 +27,20 @@ pub struct FileDiff {
     pub added: usize,
     /// Number of `-` lines.
     pub removed: usize,
+    /// Where each hunk is, in order.
+    pub hunks: Vec<Hunk>,
+}
+
+/// One hunk of a file's diff, for pointing at the lines it changes (CI annotations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hunk {
+    /// The first and last line of the old file that the hunk removes or replaces, 1-based,
+    /// context left out. A hunk that only inserts names the line it inserts after (0 at the
+    /// top of the file) as both.
+    pub old_first: usize,
+    pub old_last: usize,
+    /// The hunk's lines, from its `@@` header on.
+    pub text: String,
 }
 
 /// Diffs `old` against `new` for the file at `path`; `None` when they are equal.
@@ -47,22 +61,31 @@ pub fn unified_diff(path: &str, old: &str, new: &str, mode: u32) -> Option<FileD
     let mut text = file_header(path);
     let mut added = 0;
     let mut removed = 0;
+    let mut hunks = Vec::new();
     for group in similar::group_diff_ops(ops, CONTEXT) {
         let Some(header) = hunk_header(&group) else {
             continue;
         };
+        let start = text.len();
         text.push_str(&header);
         for op in &group {
             let (plus, minus) = write_op(&mut text, op, &old_lines, &new_lines);
             added += plus;
             removed += minus;
         }
+        let (old_first, old_last) = changed_old_lines(&group);
+        hunks.push(Hunk {
+            old_first,
+            old_last,
+            text: text[start..].to_owned(),
+        });
     }
     Some(FileDiff {
         path: path.to_string(),
         text,
         added,
         removed,
+        hunks,
     })
 }
 
@@ -154,6 +177,22 @@ fn hunk_header(group: &[DiffOp]) -> Option<String> {
     let old = hunk_range(old_start, old_start + old_len);
     let new = hunk_range(new_start, new_start + new_len);
     Some(format!("@@ -{old} +{new} @@\n"))
+}
+
+/// The old file's lines a group changes, 1-based and inclusive: see [`Hunk::old_first`].
+fn changed_old_lines(group: &[DiffOp]) -> (usize, usize) {
+    let changed: Vec<_> = group
+        .iter()
+        .filter(|op| op.tag() != DiffTag::Equal)
+        .map(DiffOp::old_range)
+        .collect();
+    let start = changed.first().map_or(0, |r| r.start);
+    let end = changed.last().map_or(start, |r| r.end).max(start);
+    if end == start {
+        (start, start)
+    } else {
+        (start + 1, end)
+    }
 }
 
 /// One side of a hunk header from a 0-based half-open line range.

@@ -17,6 +17,30 @@ fn numbered(n: usize) -> String {
 // ---- exact text ----
 
 #[test]
+fn hunks_name_the_old_lines_they_change() {
+    let old = numbered(30);
+    // Line 3 replaced, lines 20-21 removed, a line inserted after 28 and one at the top.
+    let new = old
+        .replace("line 3\n", "line three\n")
+        .replace("line 20\nline 21\n", "")
+        .replace("line 28\n", "line 28\nextra\n");
+    let d = diff("a.txt", &old, &new);
+    let lines: Vec<(usize, usize)> = d.hunks.iter().map(|h| (h.old_first, h.old_last)).collect();
+    assert_eq!(lines, vec![(3, 3), (20, 21), (28, 28)]);
+    assert!(
+        d.hunks[0].text.starts_with("@@ -1,6 +1,6 @@\n"),
+        "{}",
+        d.hunks[0].text
+    );
+    assert_eq!(
+        d.hunks.iter().map(|h| h.text.as_str()).collect::<String>(),
+        d.text[d.text.find("@@").unwrap()..]
+    );
+    let top = diff("a.txt", "a\n", "new\na\n");
+    assert_eq!((top.hunks[0].old_first, top.hunks[0].old_last), (0, 0));
+}
+
+#[test]
 fn equal_texts_give_none() {
     assert_eq!(unified_diff("a.txt", "x\n", "x\n", 0o100644), None);
     assert_eq!(unified_diff("a.txt", "", "", 0o100644), None);

@@ -53,6 +53,9 @@ pub struct EditRequest {
     pub rounds: usize,
     /// Where a file that still fails with the coder goes once more; None: nowhere.
     pub escalate_to: Option<Role>,
+    /// The instruction's names the whole run holds, when the batch is one shard of it
+    /// (`--shard`); None: the batch is the run.
+    pub known_names: Option<Vec<String>>,
 }
 
 /// Why one file failed. The rest of the batch goes on; the run exits 2. `kind` in the JSON
@@ -368,6 +371,7 @@ pub fn run<B: Backend>(
         &request.instruction,
         request.role,
         &files,
+        request.known_names.as_deref(),
         progress,
     );
     let mut work: Vec<(Role, Candidate, router::Route)> = Vec::new();

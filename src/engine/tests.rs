@@ -23,6 +23,7 @@ fn request(instruction: &str) -> EditRequest {
         kv_cache: None,
         rounds: 0,
         escalate_to: None,
+        known_names: None,
     }
 }
 

@@ -219,22 +219,23 @@ impl Router {
     }
 
     /// Routes every file of a batch, before any editor is loaded. `role` (from `--role` or a
-    /// rule) replaces the model's judgement but never the scope check.
+    /// rule) replaces the model's judgement but never the scope check. `known` are the
+    /// instruction's names that the run's files hold (see [`known_names`]) when the batch is
+    /// only part of the run (`--shard`); None computes them from the batch.
     pub fn route_batch<B: Backend>(
         &mut self,
         lifecycle: &mut Lifecycle<B>,
         instruction: &str,
         role: Option<Role>,
         files: &[Candidate],
+        known: Option<&[String]>,
         progress: &dyn Progress,
     ) -> Vec<Route> {
         progress.event(&Event::Routing { files: files.len() });
-        // Only names some file of the batch contains can put a file out of scope: a name no
-        // file has is one the edit is about to introduce.
-        let known: Vec<String> = backticked(instruction)
-            .into_iter()
-            .filter(|name| files.iter().any(|f| f.content.contains(name.as_str())))
-            .collect();
+        let known = match known {
+            Some(names) => names.to_vec(),
+            None => known_names(instruction, files),
+        };
         files
             .iter()
             .map(|cand| {
@@ -376,6 +377,24 @@ fn check_figures(
     f.precision = f.skipped_right as f64 / f.skipped.max(1) as f64;
     f.recall = f.skipped_right as f64 / f.should_skip.max(1) as f64;
     f
+}
+
+/// The instruction's backticked names that some of `files` contains. Only these can put a
+/// file out of scope: a name no file has is one the edit is about to introduce. Computed over
+/// the whole run, so one shard of it routes each file as the whole run would.
+pub fn known_names<'a>(
+    instruction: &str,
+    files: impl IntoIterator<Item = &'a Candidate> + Clone,
+) -> Vec<String> {
+    backticked(instruction)
+        .into_iter()
+        .filter(|name| {
+            files
+                .clone()
+                .into_iter()
+                .any(|f| f.content.contains(name.as_str()))
+        })
+        .collect()
 }
 
 /// The scope check on labelled cases. Each case is one file of a batch in which the names the
@@ -699,13 +718,13 @@ mod tests {
         let mut router = Router::new(DEFAULT_MARGIN);
         let files = [cand("a.py", "")];
         let silent = crate::event::Silent;
-        let d = &router.route_batch(&mut lc, "tidy the module", None, &files, &silent)[0];
+        let d = &router.route_batch(&mut lc, "tidy the module", None, &files, None, &silent)[0];
         assert_eq!(
             (d.decision.role, d.decision.source),
             (Some(Role::Algorithm), Source::Model)
         );
         let i = "make the sort stable, add a docstring";
-        let d = &router.route_batch(&mut lc, i, None, &files, &silent)[0];
+        let d = &router.route_batch(&mut lc, i, None, &files, None, &silent)[0];
         assert_eq!(
             (d.decision.role, d.decision.source),
             (Some(Role::Coder), Source::Keywords)

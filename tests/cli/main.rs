@@ -9,6 +9,7 @@
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod ci;
 #[path = "../common/mod.rs"]
 mod common;
 mod crash;
