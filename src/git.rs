@@ -422,10 +422,12 @@ pub fn stage(repo: &Repository, commit: Oid, paths: &[&str]) -> Result<(), GitEr
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn git(dir: &Path, args: &[&str]) {
+    /// Runs git in `dir` with a fixed identity, asserting success (shared by the unit tests of
+    /// the modules that drive git).
+    pub(crate) fn git(dir: &Path, args: &[&str]) {
         let out = std::process::Command::new("git")
             .args(args)
             .current_dir(dir)

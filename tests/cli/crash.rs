@@ -7,17 +7,12 @@
 
 use std::path::Path;
 
-use crate::common::{rename_script, renamed, small, Run, TestRepo, RENAME};
+use crate::common::{rename_script, renamed, small_files, Run, TestRepo, RENAME};
 
 const FILES: [&str; 2] = ["one.py", "two.py"];
 
 fn repo() -> TestRepo {
-    let files: Vec<(String, String)> = FILES.iter().map(|n| small(n)).collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let repo = TestRepo::with_files(&refs);
+    let repo = small_files(&FILES);
     repo.script(&rename_script());
     repo
 }

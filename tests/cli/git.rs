@@ -2,16 +2,11 @@
 //! user's uncommitted work is never overwritten, `git status` reads as before, `git fsck` is
 //! clean, and every file ends exactly as the scripted answer says.
 
-use crate::common::{rename_script, renamed, small, TestRepo, RENAME};
+use crate::common::{rename_script, renamed, small, small_files, TestRepo, RENAME};
 
 /// A repository of `small` files, scripted with the rename.
 fn repo_with(names: &[&str]) -> TestRepo {
-    let files: Vec<(String, String)> = names.iter().map(|n| small(n)).collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let repo = TestRepo::with_files(&refs);
+    let repo = small_files(names);
     repo.script(&rename_script());
     repo
 }

@@ -3,7 +3,7 @@
 //! nobody staged, and `core.autocrlf`, where the worktree and the blobs differ by design. After
 //! each run, `HEAD`, the index and the worktree hold the user's work plus exactly codey's edit.
 
-use crate::common::{blocks, file_prompt, renamed, small, TestRepo, RENAME};
+use crate::common::{blocks, file_prompt, renamed, small, small_files, TestRepo, RENAME};
 
 /// The rename of `small` files, with `before` run just before the answer for `first`.
 fn rename_script_with(first: &str, before: &str) -> serde_json::Value {
@@ -17,18 +17,9 @@ fn rename_script_with(first: &str, before: &str) -> serde_json::Value {
     ]})
 }
 
-fn repo_of(names: &[&str]) -> TestRepo {
-    let files: Vec<(String, String)> = names.iter().map(|n| small(n)).collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    TestRepo::with_files(&refs)
-}
-
 #[test]
 fn a_commit_and_an_edit_made_while_codey_runs_are_kept_and_reported() {
-    let repo = repo_of(&["a.py", "b.py", "c.py"]);
+    let repo = small_files(&["a.py", "b.py", "c.py"]);
     // While codey generates: the user commits a change to a.py and edits b.py, uncommitted.
     repo.script(&rename_script_with(
         "a.py",
@@ -71,7 +62,7 @@ fn a_commit_and_an_edit_made_while_codey_runs_are_kept_and_reported() {
 #[test]
 fn an_unstaged_mode_change_stays_unstaged_after_a_commit() {
     use std::os::unix::fs::PermissionsExt;
-    let repo = repo_of(&["run.py"]);
+    let repo = small_files(&["run.py"]);
     repo.script(&rename_script_with("run.py", "true"));
     let path = repo.root.join("run.py");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -91,7 +82,7 @@ fn an_unstaged_mode_change_stays_unstaged_after_a_commit() {
 
 /// A repository whose worktree holds CRLF files that git stores with LF (`core.autocrlf`).
 fn autocrlf_repo(names: &[&str]) -> TestRepo {
-    let repo = repo_of(names);
+    let repo = small_files(names);
     repo.git(&["config", "core.autocrlf", "true"]);
     for name in names {
         std::fs::remove_file(repo.root.join(name)).unwrap();
@@ -143,7 +134,7 @@ fn autocrlf_staged_edits_merge_into_the_worktree_without_overlap() {
 #[test]
 fn a_file_name_that_is_not_utf8_is_skipped_by_name_and_the_rest_applies() {
     use std::os::unix::ffi::OsStrExt;
-    let repo = repo_of(&["a.py"]);
+    let repo = small_files(&["a.py"]);
     let odd = repo.root.join(std::ffi::OsStr::from_bytes(b"caf\xe9.py"));
     std::fs::write(&odd, small("x").1).unwrap();
     repo.git(&["add", "-A"]);

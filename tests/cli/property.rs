@@ -187,11 +187,7 @@ impl World {
             {"name": "rename", "instruction": RENAME, "paths": ["*.py"]}
         ]});
         files.push((".codey.json".into(), rules.to_string()));
-        let refs: Vec<(&str, &str)> = files
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        let repo = TestRepo::with_files(&refs);
+        let repo = TestRepo::with_owned_files(&files);
         repo.script(&rename_script());
         repo.codey_plain(&["hook", "install"]).expect(0);
         World { repo, model }

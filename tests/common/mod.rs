@@ -96,6 +96,15 @@ impl TestRepo {
         repo
     }
 
+    /// [`TestRepo::with_files`] for files built at run time.
+    pub fn with_owned_files(files: &[(String, String)]) -> Self {
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        Self::with_files(&refs)
+    }
+
     /// A repository holding a copy of `fixtures/<name>`, committed.
     pub fn from_fixture(name: &str) -> Self {
         let repo = Self::empty();
@@ -399,6 +408,12 @@ pub fn small(name: &str) -> (String, String) {
             name
         ),
     )
+}
+
+/// A repository of [`small`] files named `names`, committed.
+pub fn small_files(names: &[&str]) -> TestRepo {
+    let files: Vec<(String, String)> = names.iter().map(|n| small(n)).collect();
+    TestRepo::with_owned_files(&files)
 }
 
 /// `text` with the rename done, as [`rename_script`] does it.
