@@ -11,6 +11,7 @@ use anyhow::Result;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use codey::config::{self, Role};
+use codey::remote::Endpoint;
 use codey::router;
 use codey::scan;
 use codey::shard::Shard;
@@ -188,6 +189,44 @@ pub struct ConfigArgs {
     /// Memory budget for all loaded models together, in MB (overrides memory_budget_mb).
     #[arg(long, value_name = "MB")]
     pub memory_budget_mb: Option<u64>,
+    /// Run a model on llama.cpp's llama-server at URL instead of in this process: ROLE's
+    /// (router, coder, algorithm), or without `ROLE=` both editors'. Repeatable; overrides the
+    /// config's `endpoint`. Never read from .codey.json.
+    #[arg(long, value_name = "[ROLE=]URL")]
+    pub endpoint: Vec<EndpointArg>,
+}
+
+/// `--endpoint [ROLE=]URL`.
+#[derive(Debug, Clone)]
+pub struct EndpointArg {
+    /// None: the coder and the algorithm model.
+    pub role: Option<Role>,
+    pub url: String,
+}
+
+impl std::str::FromStr for EndpointArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (role, url) = match text.split_once('=') {
+            Some((role, url)) if !role.contains(':') => {
+                let role = Role::ALL
+                    .into_iter()
+                    .find(|r| r.name() == role)
+                    .ok_or_else(|| format!("`{role}` is not a role (router, coder, algorithm)"))?;
+                (Some(role), url)
+            }
+            _ => (None, text),
+        };
+        let endpoint = Endpoint::new(url);
+        match endpoint.problem() {
+            Some(problem) => Err(problem),
+            None => Ok(EndpointArg {
+                role,
+                url: url.to_owned(),
+            }),
+        }
+    }
 }
 
 impl ConfigArgs {
@@ -198,6 +237,19 @@ impl ConfigArgs {
         }
         if let Some(budget) = self.memory_budget_mb {
             loaded.config.memory_budget_mb = budget;
+        }
+        for arg in &self.endpoint {
+            let roles = match arg.role {
+                Some(role) => vec![role],
+                None => vec![Role::Coder, Role::Algorithm],
+            };
+            for role in roles {
+                let model = loaded.config.models.get_mut(role);
+                // The config's own settings for this server (key, timeout) are kept.
+                let mut endpoint = model.endpoint.clone().unwrap_or_else(|| Endpoint::new(""));
+                endpoint.url.clone_from(&arg.url);
+                model.endpoint = Some(endpoint);
+            }
         }
         let origin = loaded
             .source
@@ -270,6 +322,11 @@ pub struct RunArgs {
     /// --staged) the record of staged files already checked clean.
     #[arg(long)]
     pub no_kv_cache: bool,
+    /// Files in flight side by side on a model served by llama-server (--endpoint or the
+    /// config's `endpoint`), up to its slots; the output is the same whatever finishes first.
+    /// In-process models edit one file at a time.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
     /// Answers after the first that a file may take when its answer does not parse, apply,
     /// or pass the syntax gate: each is told what went wrong.
     #[arg(long, value_name = "N", default_value_t = 2)]

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::remote::Endpoint;
+
 /// The three jobs a model can have in codey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,8 +52,13 @@ impl fmt::Display for Role {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// GGUF file; a relative path is resolved against `model_dir`.
+    /// GGUF file; a relative path is resolved against `model_dir`. With an `endpoint`, the file
+    /// name the server must serve (empty: whatever it serves).
+    #[serde(default)]
     pub path: PathBuf,
+    /// A server that runs the model instead of this process (llama.cpp's `llama-server`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Endpoint>,
     /// Context window in tokens (prompt + answer).
     #[serde(default = "default_context_size")]
     pub context_size: u32,
@@ -95,7 +102,7 @@ impl Models {
         }
     }
 
-    fn get_mut(&mut self, role: Role) -> &mut ModelConfig {
+    pub fn get_mut(&mut self, role: Role) -> &mut ModelConfig {
         match role {
             Role::Router => &mut self.router,
             Role::Coder => &mut self.coder,
@@ -154,6 +161,7 @@ impl Default for Config {
             unload_after_seconds: if resident { None } else { Some(60) },
             description: description.to_owned(),
             sha256: None,
+            endpoint: None,
         };
         Config {
             kv_cache_mb: default_kv_cache_mb(),
@@ -459,6 +467,16 @@ impl Config {
             message,
         };
         for role in Role::ALL {
+            let model = self.models.get(role);
+            if let Some(problem) = model.endpoint.as_ref().and_then(Endpoint::problem) {
+                return Err(invalid(format!("models.{role}.endpoint"), problem));
+            }
+            if model.endpoint.is_none() && model.path.as_os_str().is_empty() {
+                return Err(invalid(
+                    format!("models.{role}.path"),
+                    "names no model file (give a path, or an endpoint)".into(),
+                ));
+            }
             let sha = self.models.get(role).sha256.as_deref();
             if sha.is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
                 return Err(invalid(

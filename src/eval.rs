@@ -198,6 +198,7 @@ pub fn run_task<B: Backend>(
         strict: true,
         changed_since: None,
         shard: None,
+        jobs_in_flight: 1,
     };
     let result = session::run(lifecycle, &plan, &root, &root, progress)?;
     let mut scratch = Scratch::new(&root, false)?;

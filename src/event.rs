@@ -12,10 +12,28 @@ use crate::config::Role;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum ModelEvent {
-    Load { role: Role, estimated_mb: u64 },
-    Evict { role: Role, for_role: Role },
-    IdleUnload { role: Role, idle_seconds: u64 },
-    Unload { role: Role },
+    Load {
+        role: Role,
+        estimated_mb: u64,
+    },
+    /// A served model's server answered its health and identity check.
+    Connect {
+        role: Role,
+        endpoint: String,
+        model: String,
+        slots: usize,
+    },
+    Evict {
+        role: Role,
+        for_role: Role,
+    },
+    IdleUnload {
+        role: Role,
+        idle_seconds: u64,
+    },
+    Unload {
+        role: Role,
+    },
 }
 
 /// What a run reports as it goes.
@@ -71,6 +89,18 @@ pub enum FetchStep {
 /// sink can be shared by the lifecycle manager and the engine at once.
 pub trait Progress {
     fn event(&self, event: &Event);
+}
+
+/// Progress that hands each event to another thread (a worker's events reach the one sink
+/// that draws).
+#[derive(Debug, Clone)]
+pub struct Forward(pub std::sync::mpsc::Sender<Event>);
+
+impl Progress for Forward {
+    fn event(&self, event: &Event) {
+        // A receiver that has gone away wants no more events.
+        let _ = self.0.send(event.clone());
+    }
 }
 
 /// Progress that goes nowhere.

@@ -18,7 +18,9 @@ use serde::Serialize;
 use crate::config::{Config, Role};
 use crate::event::{Event, ModelEvent, Progress, Silent};
 use crate::hash::sha256_file;
+use crate::loaded::Loaded;
 use crate::model::{Backend, LoadSpec, ModelError, ModelFacts};
+use crate::remote::{RemoteError, RemoteModel};
 
 /// Tokens per llama.cpp batch; also what compute buffers are sized for.
 pub const BATCH_SIZE: u32 = 512;
@@ -126,6 +128,12 @@ pub enum LifecycleError {
         #[source]
         source: ModelError,
     },
+    #[error("{role} model endpoint {source}")]
+    Remote {
+        role: Role,
+        #[source]
+        source: RemoteError,
+    },
 }
 
 /// A source of time, so tests can move it.
@@ -177,6 +185,9 @@ pub struct RoleStats {
     pub estimated_mb: u64,
     /// Growth of the process's resident memory over the model's load and first request.
     pub measured_mb: Option<u64>,
+    /// The server that runs the model, when it is not in this process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 /// Everything the summary reports about models.
@@ -203,7 +214,7 @@ pub struct Lifecycle<B: Backend> {
     threads: usize,
     clock: Box<dyn Clock>,
     facts: BTreeMap<Role, ModelFacts>,
-    slots: BTreeMap<Role, Slot<B::Model>>,
+    slots: BTreeMap<Role, Slot<Loaded<B::Model>>>,
     stats: Stats,
     progress: Rc<dyn Progress>,
     /// Roles whose file matched its pinned sha256 in this run.
@@ -261,8 +272,52 @@ impl<B: Backend> Lifecycle<B> {
         stats
     }
 
-    /// The memory `role`'s model is expected to need, from its GGUF metadata.
+    /// Whether `role`'s model runs on a server (it then takes no memory here).
+    pub fn is_remote(&self, role: Role) -> bool {
+        self.config.models.get(role).endpoint.is_some()
+    }
+
+    /// Connects to every model configured on a server: the health and identity check made
+    /// before a batch, so that a server that is down fails the run at once, naming it.
+    pub fn connect_remotes(&mut self) -> Result<(), LifecycleError> {
+        for role in Role::ALL {
+            if self.is_remote(role) {
+                self.ensure_loaded(role)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `n` handles on `role`'s served model, each pinned to its own server slot (and so
+    /// its own prompt cache), for files in flight side by side; never more than the server has
+    /// slots. Empty when the model is not served.
+    pub fn workers(&mut self, role: Role, n: usize) -> Result<Vec<RemoteModel>, LifecycleError> {
+        if !self.is_remote(role) {
+            return Ok(Vec::new());
+        }
+        self.ensure_loaded(role)?;
+        let remote = self
+            .slots
+            .get(&role)
+            .and_then(|s| s.model.remote())
+            .ok_or_else(|| missing_slot(role))?;
+        let workers: Vec<RemoteModel> = (0..n.min(remote.slots()).max(1))
+            .map(|slot| remote.pinned(slot))
+            .collect();
+        Ok(workers)
+    }
+
+    /// Counts `n` requests made to `role`'s model outside [`Lifecycle::with`] (by workers).
+    pub fn count_requests(&mut self, role: Role, n: usize) {
+        self.role_stats(role).requests += n as u32;
+    }
+
+    /// The memory `role`'s model is expected to need, from its GGUF metadata (nothing for a
+    /// served model).
     pub fn estimate(&mut self, role: Role) -> Result<Estimate, LifecycleError> {
+        if self.is_remote(role) {
+            return Ok(Estimate::default());
+        }
         let facts = match self.facts.get(&role) {
             Some(f) => *f,
             None => {
@@ -284,7 +339,7 @@ impl<B: Backend> Lifecycle<B> {
     pub fn with<R>(
         &mut self,
         role: Role,
-        f: impl FnOnce(&mut B::Model) -> R,
+        f: impl FnOnce(&mut Loaded<B::Model>) -> R,
     ) -> Result<R, LifecycleError> {
         self.unload_idle();
         self.ensure_loaded(role)?;
@@ -395,6 +450,9 @@ impl<B: Backend> Lifecycle<B> {
         if self.slots.contains_key(&role) {
             return Ok(());
         }
+        if let Some(endpoint) = self.config.models.get(role).endpoint.clone() {
+            return self.connect(role, &endpoint);
+        }
         let estimate = self.estimate(role)?.total();
         let budget = self.config.budget_bytes();
         if estimate > budget {
@@ -415,6 +473,7 @@ impl<B: Backend> Lifecycle<B> {
         let model = self
             .backend
             .load(&spec)
+            .map(Loaded::Local)
             .map_err(|source| LifecycleError::Model { role, source })?;
         let stats = self.role_stats(role);
         stats.loads += 1;
@@ -434,6 +493,42 @@ impl<B: Backend> Lifecycle<B> {
         Ok(())
     }
 
+    /// Checks `role`'s server and keeps a handle on it; it takes no memory budget and is never
+    /// evicted for room.
+    fn connect(
+        &mut self,
+        role: Role,
+        endpoint: &crate::remote::Endpoint,
+    ) -> Result<(), LifecycleError> {
+        let cfg = self.config.models.get(role);
+        let expected = (!cfg.path.as_os_str().is_empty()).then(|| cfg.path.clone());
+        let started = Instant::now();
+        let model = RemoteModel::connect(endpoint, expected.as_deref(), cfg.context_size as usize)
+            .map_err(|source| LifecycleError::Remote { role, source })?;
+        self.emit(ModelEvent::Connect {
+            role,
+            endpoint: model.url().to_owned(),
+            model: model.served().to_owned(),
+            slots: model.slots(),
+        });
+        let stats = self.role_stats(role);
+        stats.loads += 1;
+        stats.load_seconds += started.elapsed().as_secs_f64();
+        stats.endpoint = Some(model.url().to_owned());
+        let now = self.clock.now();
+        self.slots.insert(
+            role,
+            Slot {
+                model: Loaded::Remote(model),
+                estimate: 0,
+                last_used: now,
+                rss_before: None,
+                measured: true,
+            },
+        );
+        Ok(())
+    }
+
     /// Evicts least recently used non-resident models until `needed` fits.
     fn make_room(&mut self, role: Role, needed: u64, budget: u64) -> Result<(), LifecycleError> {
         loop {
@@ -444,7 +539,7 @@ impl<B: Backend> Lifecycle<B> {
             let victim = self
                 .slots
                 .iter()
-                .filter(|(r, _)| !self.config.models.get(**r).always_resident)
+                .filter(|(r, s)| s.estimate > 0 && !self.config.models.get(**r).always_resident)
                 .min_by_key(|(_, s)| s.last_used)
                 .map(|(r, _)| *r);
             let Some(victim) = victim else {
@@ -521,7 +616,7 @@ mod tests {
     }
 
     fn touch(lc: &mut Lifecycle<Scripted>, role: Role) {
-        lc.with(role, |_m: &mut ScriptedModel| ()).unwrap();
+        lc.with(role, |_m: &mut Loaded<ScriptedModel>| ()).unwrap();
     }
 
     #[test]

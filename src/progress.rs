@@ -133,6 +133,12 @@ fn model_line(event: &ModelEvent) -> String {
         ModelEvent::Load { role, estimated_mb } => {
             format!("loading {role} model (estimated {estimated_mb} MB)")
         }
+        ModelEvent::Connect {
+            role,
+            endpoint,
+            model,
+            slots,
+        } => format!("{role} model on {endpoint}: {model} ({slots} slot(s))"),
         ModelEvent::Evict { role, for_role } => {
             format!("evicting {role} model to make room for {for_role}")
         }

@@ -125,6 +125,8 @@ pub struct Plan {
     pub changed_since: Option<String>,
     /// Only this shard's part of the files (`--shard I/N`).
     pub shard: Option<Shard>,
+    /// Files in flight side by side on a served model (`--jobs N`).
+    pub jobs_in_flight: usize,
 }
 
 /// Why a run could not start or finish. None of these is about one file: per-file problems
@@ -145,6 +147,8 @@ pub enum SessionError {
     Output(#[from] OutputError),
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    #[error(transparent)]
+    Model(#[from] crate::lifecycle::LifecycleError),
     #[error(
         "{0} is a bare git repository: it has no worktree to edit (run codey in a clone or a \
          worktree of it)"
@@ -297,6 +301,11 @@ pub fn run<B: Backend>(
         Some(shard) => shard.select(scanned),
         None => (scanned, Vec::new()),
     };
+    // A served model is checked before the batch: a server that is down or serves another
+    // model fails the run here, naming it, rather than every file one by one.
+    if !scanned.files.is_empty() {
+        lifecycle.connect_remotes()?;
+    }
     let kv_mb = lifecycle.config().kv_cache_mb;
     let kv_cache = (plan.kv_cache && kv_mb > 0)
         .then(kvcache::default_dir)
@@ -338,6 +347,7 @@ pub fn run<B: Backend>(
                 let theirs = others.iter().filter(|c| job.selects(&c.rel));
                 router::known_names(&job.instruction, files.iter().chain(theirs))
             }),
+            jobs: plan.jobs_in_flight,
         };
         // The verifier needs the job's candidates after the engine; copy them only then.
         let kept = plan.verify.is_some().then(|| files.clone());
@@ -704,6 +714,7 @@ mod tests {
             strict: false,
             changed_since: None,
             shard: None,
+            jobs_in_flight: 1,
         }
     }
 

@@ -307,6 +307,7 @@ fn pass(
             rounds: 0,
             escalate_to: None,
             known_names: None,
+            jobs: 1,
         };
         let files = scanned.files.clone();
         let report = engine::run(

@@ -130,6 +130,7 @@ fn plan(request: Request, run: &RunArgs) -> Plan {
         strict: run.strict,
         changed_since: run.changed_since.clone(),
         shard: run.shard,
+        jobs_in_flight: usize::from(run.jobs),
     }
 }
 

@@ -109,6 +109,19 @@ fn show(args: &ModelArgs) -> Result<ExitCode> {
     let mut missing = false;
     for role in Role::ALL {
         let m = loaded.config.models.get(role);
+        if let Some(endpoint) = &m.endpoint {
+            let serves = if m.path.as_os_str().is_empty() {
+                "any model".to_owned()
+            } else {
+                m.path.display().to_string()
+            };
+            writeln!(
+                out,
+                "{role:<9} served by {} (llama-server; must serve {serves})\n          context up to {} tokens; no local memory",
+                endpoint.url, m.context_size
+            )?;
+            continue;
+        }
         let path = loaded.config.model_path(role);
         let estimate = match lifecycle.estimate(role) {
             Ok(e) => format!(

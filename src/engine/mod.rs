@@ -56,6 +56,9 @@ pub struct EditRequest {
     /// The instruction's names the whole run holds, when the batch is one shard of it
     /// (`--shard`); None: the batch is the run.
     pub known_names: Option<Vec<String>>,
+    /// Files in flight side by side on a served model (`--jobs`); in-process models take one
+    /// at a time.
+    pub jobs: usize,
 }
 
 /// Why one file failed. The rest of the batch goes on; the run exits 2. `kind` in the JSON
@@ -405,37 +408,63 @@ pub fn run<B: Backend>(
         })
         .collect();
     let mut index = 0;
-    while let Some(job) = queue.pop_front() {
-        progress.event(&Event::FileStart {
-            path: job.cand.rel.clone(),
-            role: job.role,
-            index: index.min(total.saturating_sub(1)),
-            total,
-        });
-        index += 1;
-        let report = edit_one(lifecycle, request, &job, &mut broken, progress);
-        match escalation(request, &job, &report) {
-            Some(to) => {
-                let at = queue
-                    .iter()
-                    .position(|j| j.role > to)
-                    .unwrap_or(queue.len());
-                queue.insert(
-                    at,
-                    Job {
-                        role: to,
-                        earlier: Some(Box::new(report)),
-                        ..job
-                    },
-                );
-            }
-            None => {
-                let mut report = report.routed(job.route.decision);
-                if job.route.focus != request.instruction {
-                    report.focus = Some(job.route.focus);
+    while let Some(first) = queue.pop_front() {
+        // A served model takes up to `jobs` files of its role side by side; one in-process
+        // model takes one at a time.
+        let role = first.role;
+        let width = if lifecycle.is_remote(role) {
+            request.jobs.max(1)
+        } else {
+            1
+        };
+        let mut batch = vec![first];
+        while batch.len() < width && queue.front().is_some_and(|j| j.role == role) {
+            batch.extend(queue.pop_front());
+        }
+        for job in &batch {
+            progress.event(&Event::FileStart {
+                path: job.cand.rel.clone(),
+                role: job.role,
+                index: index.min(total.saturating_sub(1)),
+                total,
+            });
+            index += 1;
+        }
+        let finished = if batch.len() == 1 {
+            vec![edit_one(
+                lifecycle,
+                request,
+                &batch[0],
+                &mut broken,
+                progress,
+            )]
+        } else {
+            edit_side_by_side(lifecycle, request, &batch, &mut broken, progress)
+        };
+        for (job, report) in batch.into_iter().zip(finished) {
+            match escalation(request, &job, &report) {
+                Some(to) => {
+                    let at = queue
+                        .iter()
+                        .position(|j| j.role > to)
+                        .unwrap_or(queue.len());
+                    queue.insert(
+                        at,
+                        Job {
+                            role: to,
+                            earlier: Some(Box::new(report)),
+                            ..job
+                        },
+                    );
                 }
-                done(progress, &report);
-                reports.push(report);
+                None => {
+                    let mut report = report.routed(job.route.decision);
+                    if job.route.focus != request.instruction {
+                        report.focus = Some(job.route.focus);
+                    }
+                    done(progress, &report);
+                    reports.push(report);
+                }
             }
         }
     }
@@ -478,17 +507,13 @@ fn edit_one<B: Backend>(
     progress: &dyn Progress,
 ) -> FileReport {
     let role = job.role;
-    let task = FileTask {
-        role,
-        instruction: &job.route.focus,
-        cand: &job.cand,
-        speculate: request.speculate,
-        rounds: request.rounds,
-        kv: request
-            .kv_cache
-            .as_ref()
-            .map(|c| (c, lifecycle.config().model_path(role))),
-    };
+    // Prompt states on disk are llama.cpp's; a served model keeps its own prompt cache.
+    let kv = request
+        .kv_cache
+        .as_ref()
+        .filter(|_| !lifecycle.is_remote(role))
+        .map(|c| (c, lifecycle.config().model_path(role)));
+    let task = FileTask::new(request, job, kv);
     let mut report = match broken {
         // A model that cannot load fails every file of its role without retrying the load.
         Some((r, reason)) if *r == role => FileReport::new(
@@ -518,6 +543,92 @@ fn edit_one<B: Backend>(
         report.absorb(earlier);
     }
     report
+}
+
+/// Edits the files of `batch` (one role, served by a server) side by side: one worker thread
+/// per server slot, each taking the next file; events reach `progress` from this thread. The
+/// reports come back in `batch`'s order, whatever finished first.
+fn edit_side_by_side<B: Backend>(
+    lifecycle: &mut Lifecycle<B>,
+    request: &EditRequest,
+    batch: &[Job],
+    broken: &mut Option<(Role, String)>,
+    progress: &dyn Progress,
+) -> Vec<FileReport> {
+    let role = batch[0].role;
+    let unavailable = |reason: &str| -> Vec<FileReport> {
+        batch
+            .iter()
+            .map(|job| {
+                let mut r = FileReport::new(
+                    &job.cand.rel,
+                    Outcome::Failed(FileError::ModelUnavailable(reason.to_owned())),
+                );
+                r.role = Some(role);
+                r
+            })
+            .collect()
+    };
+    if let Some((r, reason)) = broken {
+        if *r == role {
+            return unavailable(reason);
+        }
+    }
+    let workers = match lifecycle.workers(role, batch.len()) {
+        Ok(workers) => workers,
+        Err(e) => {
+            let reason = e.to_string();
+            *broken = Some((role, reason.clone()));
+            return unavailable(&reason);
+        }
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (events, heard) = std::sync::mpsc::channel::<Event>();
+    let (results, collected) = std::sync::mpsc::channel::<(usize, FileReport)>();
+    std::thread::scope(|scope| {
+        for mut worker in workers {
+            let (events, results, next) = (events.clone(), results.clone(), &next);
+            scope.spawn(move || {
+                let progress = crate::event::Forward(events);
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(job) = batch.get(i) else { break };
+                    let started = Instant::now();
+                    let mut report =
+                        edit_file(&mut worker, &FileTask::new(request, job, None), &progress);
+                    report.seconds = started.elapsed().as_secs_f64();
+                    // The receiver outlives the scope: sending cannot fail.
+                    let _ = results.send((i, report));
+                }
+            });
+        }
+        drop((events, results));
+        for event in heard {
+            progress.event(&event);
+        }
+    });
+    lifecycle.count_requests(role, batch.len());
+    let mut reports: Vec<Option<FileReport>> = batch.iter().map(|_| None).collect();
+    for (i, report) in collected {
+        reports[i] = Some(report);
+    }
+    batch
+        .iter()
+        .zip(reports)
+        .map(|(job, report)| {
+            let mut report = report.unwrap_or_else(|| {
+                FileReport::new(
+                    &job.cand.rel,
+                    Outcome::Failed(FileError::Internal("a worker thread died".to_owned())),
+                )
+            });
+            report.role = Some(role);
+            if let Some(earlier) = &job.earlier {
+                report.absorb(earlier);
+            }
+            report
+        })
+        .collect()
 }
 
 impl FileReport {
@@ -699,6 +810,23 @@ struct FileTask<'a> {
     rounds: usize,
     /// The disk cache and the model file it keys entries by.
     kv: Option<(&'a KvCache, std::path::PathBuf)>,
+}
+
+impl<'a> FileTask<'a> {
+    fn new(
+        request: &EditRequest,
+        job: &'a Job,
+        kv: Option<(&'a KvCache, std::path::PathBuf)>,
+    ) -> Self {
+        FileTask {
+            role: job.role,
+            instruction: &job.route.focus,
+            cand: &job.cand,
+            speculate: request.speculate,
+            rounds: request.rounds,
+            kv,
+        }
+    }
 }
 
 fn generation_error(e: ModelError) -> FileError {

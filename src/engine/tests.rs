@@ -24,6 +24,7 @@ fn request(instruction: &str) -> EditRequest {
         rounds: 0,
         escalate_to: None,
         known_names: None,
+        jobs: 1,
     }
 }
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Role;
 use crate::event::{Event, Progress};
 use crate::lifecycle::Lifecycle;
+use crate::loaded::Loaded;
 use crate::model::{Backend, ChatMessage, LanguageModel, ModelError};
 use crate::scan::Candidate;
 
@@ -315,7 +316,7 @@ impl Router {
 /// the caller, which falls back to the keyword table either way.
 fn with_router<B: Backend, R>(
     lifecycle: &mut Lifecycle<B>,
-    f: impl FnOnce(&mut B::Model) -> Result<R, ModelError>,
+    f: impl FnOnce(&mut Loaded<B::Model>) -> Result<R, ModelError>,
 ) -> Result<R, String> {
     match lifecycle.with(Role::Router, f) {
         Ok(result) => result.map_err(|e| e.to_string()),

@@ -20,6 +20,7 @@ mod git_state;
 mod hooks;
 mod hostile;
 mod property;
+mod remote;
 mod rules;
 mod scenarios;
 mod terminal;
