@@ -21,8 +21,10 @@ use crate::router::Router;
 use crate::scan::{self, Candidate, ScanOptions};
 
 mod raw;
+mod remote;
 
 pub use raw::{ParallelRates, RawRates};
+pub use remote::{run as remote_run, RemoteFigures, RemoteRow, ShardBalance};
 
 /// One benchmark task (fixtures/bench/TASKS.json).
 #[derive(Debug, Clone, Deserialize)]

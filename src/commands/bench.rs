@@ -41,6 +41,20 @@ pub struct BenchArgs {
         default_value = "2,4"
     )]
     pub parallel: Vec<usize>,
+    /// Instead of the other benchmarks: the coder over every file of the fixture in-process,
+    /// then on each llama-server given here (comma-separated URLs, each serving the coder
+    /// model), with as many files in flight as the server has slots; files per minute and
+    /// their ratio, and how evenly --shard splits the files. scripts/bench-remote.sh starts
+    /// servers with 1, 2 and 4 slots and runs this.
+    #[arg(long, value_name = "URL,...", value_delimiter = ',')]
+    pub remote: Vec<String>,
+    /// The instruction of the remote benchmark.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "Add a one-line comment above every function saying what it does"
+    )]
+    pub remote_instruction: String,
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Print the figures as JSON instead of tables.
@@ -69,6 +83,9 @@ pub fn run(args: &BenchArgs, ui: Ui) -> Result<ExitCode> {
         "a benchmark folder holding TASKS.json (codey's fixtures/bench)",
     )?;
     let loaded = args.config.load()?;
+    if !args.remote.is_empty() {
+        return run_remote(args, &loaded.config, ui);
+    }
     let mut tasks = bench::load_tasks(&args.fixture.join("TASKS.json"))?;
     if !args.task.is_empty() {
         tasks.retain(|t| args.task.contains(&t.name));
@@ -112,6 +129,70 @@ pub fn run(args: &BenchArgs, ui: Ui) -> Result<ExitCode> {
     } else {
         ExitCode::from(2)
     })
+}
+
+/// `codey bench --remote URL,...`.
+fn run_remote(args: &BenchArgs, config: &codey::config::Config, ui: Ui) -> Result<ExitCode> {
+    let figures = bench::remote_run(
+        config,
+        &args.fixture,
+        &args.remote_instruction,
+        &args.remote,
+        &Lines { quiet: ui.quiet },
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &figures)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(render_remote(&figures).as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_remote(f: &bench::RemoteFigures) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "### The coder over every file: in-process against llama-server\n\n\"{}\"\n",
+        f.instruction
+    );
+    let _ = writeln!(
+        s,
+        "| where | slots | files | changed | failed | seconds | files/min | × in-process | prompt tok/s | gen tok/s | server time / client time |"
+    );
+    let _ = writeln!(
+        s,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for r in &f.rows {
+        let share = r.server_share.map_or("–".to_owned(), |x| format!("{x:.2}"));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.2} | {:.0} | {:.1} | {share} |",
+            r.label,
+            r.slots,
+            r.files,
+            r.changed,
+            r.failed,
+            r.seconds,
+            r.files_per_minute,
+            r.speedup,
+            r.prompt_tokens_per_second,
+            r.generate_tokens_per_second,
+        );
+    }
+    let _ = writeln!(s, "\n### --shard balance over the same files (bytes)\n");
+    let _ = writeln!(s, "| shards | largest | mean | largest / mean |");
+    let _ = writeln!(s, "| ---: | ---: | ---: | ---: |");
+    for b in &f.shards {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.0} | {:.2} |",
+            b.shards, b.largest_bytes, b.mean_bytes, b.imbalance
+        );
+    }
+    s
 }
 
 fn scratch_dir(what: &str) -> Result<std::path::PathBuf> {
