@@ -17,4 +17,5 @@ mod hooks;
 mod lifecycle;
 mod pipeline;
 mod router;
+mod server;
 mod speed;

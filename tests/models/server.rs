@@ -1,0 +1,198 @@
+//! codey against a real llama-server (built and started by `scripts/llama-server.sh` on
+//! 127.0.0.1) serving the default coder model: routing on its token probabilities, an edit with
+//! two files in flight on two slots, a server that is down, and one restarted mid-run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{file_report, real_models, small_files, TestRepo, RENAME};
+
+const CODER: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+
+/// A llama-server started by the project's script; stopped when dropped.
+struct Server {
+    port: u16,
+    url: String,
+    slots: usize,
+    log: PathBuf,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/llama-server.sh")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    fn start(slots: usize) -> Server {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("codey-test-llama-server-{port}.log"));
+        let mut server = Server {
+            port,
+            url: String::new(),
+            slots,
+            log,
+        };
+        server.url = server.launch();
+        server
+    }
+
+    fn launch(&self) -> String {
+        let model = real_models().join(CODER);
+        let out = Command::new("bash")
+            .arg(script())
+            .args(["start", "--model", model.to_str().unwrap()])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--slots",
+                &self.slots.to_string(),
+            ])
+            .args(["--ctx", "4096", "--log", self.log.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/llama-server.sh start failed (run `scripts/llama-server.sh build` first, or \
+             set CODEY_LLAMA_SERVER): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn stop(&self) {
+        let status = Command::new("bash")
+            .arg(script())
+            .args(["stop", "--port", &self.port.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["stop", "--port", &self.port.to_string()])
+            .status();
+    }
+}
+
+/// A config whose router and coder both run on `url` (the router asks the served coder model
+/// for its label probabilities).
+fn served(repo: &TestRepo, url: &str) -> PathBuf {
+    repo.config(&json!({
+        "models": {
+            "router": {"path": CODER, "endpoint": {"url": url}},
+            "coder": {"path": CODER, "endpoint": {"url": url}},
+            "algorithm": {"path": "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "endpoint": {"url": url}}
+        },
+        "memory_budget_mb": 3000,
+        "model_dir": real_models(),
+    }))
+}
+
+#[test]
+fn a_served_model_routes_and_edits_two_files_side_by_side() {
+    let server = Server::start(2);
+    let names = ["a.py", "b.py", "c.py"];
+    let repo = small_files(&names);
+    let config = served(&repo, &server.url);
+    let out = repo
+        .codey(&[
+            "edit",
+            RENAME,
+            "--config",
+            config.to_str().unwrap(),
+            "--jobs",
+            "2",
+            "--format",
+            "json",
+            "--no-escalate",
+        ])
+        .expect(0);
+    let json = out.json();
+    let report = &json["reports"][0];
+    for name in names {
+        let file = file_report(report, name);
+        assert_eq!(file["outcome"], "changed", "{file:#}");
+        // The router on the server answered with label scores: no fallback for its failure.
+        let reason = file["route_reason"].as_str().unwrap_or_default();
+        assert!(
+            !reason.contains("router model failed") && !reason.contains("unavailable"),
+            "{reason}"
+        );
+    }
+    let roles = &report["models"]["roles"];
+    assert_eq!(roles["coder"]["endpoint"], server.url.as_str(), "{roles:#}");
+    assert_eq!(roles["router"]["endpoint"], server.url.as_str());
+    repo.apply(json["patch"].as_str().unwrap());
+    for name in names {
+        let text = repo.read(name);
+        assert!(
+            text.contains("def new_name():") && !text.contains("old_name"),
+            "{text}"
+        );
+    }
+    // The patch lists files in path order, whatever finished first.
+    let patch = json["patch"].as_str().unwrap();
+    let at = |name: &str| patch.find(&format!("b/{name}")).unwrap();
+    assert!(at("a.py") < at("b.py") && at("b.py") < at("c.py"));
+}
+
+#[test]
+fn a_server_down_fails_at_once_and_a_restart_mid_run_is_waited_for() {
+    let server = Server::start(1);
+    let names = ["a.py", "b.py", "c.py", "d.py"];
+    let repo = small_files(&names);
+    let config = served(&repo, &server.url);
+    let config = config.to_str().unwrap().to_owned();
+    // Restarted while the first files are being edited: the request in flight breaks, the
+    // client waits for the server to come back and asks again.
+    let restarter = {
+        let (port, log, url) = (server.port, server.log.clone(), server.url.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(3));
+            let again = Server {
+                port,
+                url,
+                slots: 1,
+                log,
+            };
+            again.stop();
+            std::thread::sleep(Duration::from_secs(2));
+            again.launch();
+            std::mem::forget(again);
+        })
+    };
+    let out = repo
+        .codey(&[
+            "edit", RENAME, "--config", &config, "--role", "coder", "--format", "json",
+        ])
+        .expect(0);
+    restarter.join().unwrap();
+    let json = out.json();
+    for name in names {
+        assert_eq!(file_report(&json["reports"][0], name)["outcome"], "changed");
+    }
+    repo.apply(json["patch"].as_str().unwrap());
+    server.stop();
+    let down = repo
+        .codey(&["edit", RENAME, "--config", &config, "--role", "coder"])
+        .expect(2);
+    assert!(
+        down.stderr().contains(&server.url) && down.stderr().contains("not reachable"),
+        "{}",
+        down.stderr()
+    );
+}
