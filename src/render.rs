@@ -184,6 +184,13 @@ fn file_lines(out: &mut String, report: &Report, style: Style) {
 
 fn model_lines(out: &mut String, report: &Report) {
     for (role, s) in &report.models.roles {
+        if let Some(endpoint) = &s.endpoint {
+            out.push_str(&format!(
+                "model {role}: served by {endpoint} (no local memory), {} request(s), connect {:.2}s\n",
+                s.requests, s.load_seconds
+            ));
+            continue;
+        }
         let measured = s.measured_mb.map_or("?".to_owned(), |m| m.to_string());
         out.push_str(&format!(
             "model {role}: {} load(s), {} unload(s) ({} evicted, {} idle), {} request(s), estimated {} MB, measured {measured} MB, load {:.2}s\n",
