@@ -301,8 +301,15 @@ impl Router {
                 Err(reason) => State::Unavailable(reason),
             };
         }
-        let State::Ready(bias) = self.state else {
-            return keyword_decision(instruction, "router model unavailable");
+        let bias = match &self.state {
+            State::Ready(bias) => *bias,
+            State::Unavailable(reason) => {
+                return keyword_decision(
+                    instruction,
+                    &format!("router model unavailable: {reason}"),
+                )
+            }
+            State::Untried => return keyword_decision(instruction, "router model unavailable"),
         };
         let answer = with_router(lifecycle, |m| ask_model(m, instruction, facts, bias));
         match answer {

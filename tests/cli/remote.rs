@@ -34,6 +34,9 @@ struct State {
     in_flight: usize,
     most_in_flight: usize,
     completions: usize,
+    /// Label probabilities for routing requests (`n_probs`): none, or the log-probability of
+    /// `algorithm`'s first token and of `coder`'s for prompts that are not the calibration.
+    label_logprobs: Option<(f64, f64)>,
 }
 
 /// A stand-in llama-server: `/health`, `/props`, `/apply-template`, `/tokenize` (one token per
@@ -164,6 +167,9 @@ fn complete(
         .map(|t| t.as_u64().unwrap() as u8)
         .collect();
     let prompt = String::from_utf8_lossy(&prompt).into_owned();
+    if body["n_probs"].as_u64().unwrap_or(0) > 0 {
+        return reply(stream, 200, &label_answer(state, &prompt));
+    }
     let (answer, trouble, delay) = {
         let mut s = state.lock().unwrap();
         s.completions += 1;
@@ -202,6 +208,26 @@ fn complete(
     let _ = write!(stream, "data: {end}\n\n");
     let _ = stream.flush();
     done();
+}
+
+/// A routing answer: the top tokens after the prompt, or none at all. The calibration prompt
+/// (`N/A`) gets both labels alike, so the calibrated margin is the scripted one.
+fn label_answer(state: &Mutex<State>, prompt: &str) -> Value {
+    let Some((algorithm, coder)) = state.lock().unwrap().label_logprobs else {
+        return json!({"content": "x", "stop": true});
+    };
+    let (algorithm, coder) = if prompt.contains("N/A") {
+        (-1.0, -1.0)
+    } else {
+        (algorithm, coder)
+    };
+    // One token per byte: a label's first token is its first letter.
+    let top = json!([
+        {"id": u32::from(b'a'), "token": "a", "logprob": algorithm},
+        {"id": u32::from(b'c'), "token": "c", "logprob": coder},
+        {"id": u32::from(b'z'), "token": "z", "logprob": -12.0},
+    ]);
+    json!({"content": "a", "stop": true, "completion_probabilities": [{"id": 97, "logprob": algorithm, "top_logprobs": top}]})
 }
 
 /// Rename answers for the small files `names`.
@@ -398,5 +424,62 @@ fn a_loading_server_is_waited_for_and_an_answer_cut_short_is_asked_again_never_u
         server.state(|s| s.completions),
         3,
         "503, cut short, then whole"
+    );
+}
+
+#[test]
+fn a_served_router_decides_on_its_label_probabilities_and_without_them_the_keywords_do() {
+    let repo = small_files(&["a.py"]);
+    let server = FakeServer::start(&rename_answers(&["a.py"]));
+    server.with(|s| s.label_logprobs = Some((-0.1, -6.0)));
+    let config = repo.config(&json!({
+        "models": {
+            "router": {"path": "", "endpoint": {"url": server.url}},
+            "coder": {"path": "", "endpoint": {"url": server.url}},
+            "algorithm": {"path": "", "endpoint": {"url": server.url}}
+        },
+        "memory_budget_mb": 3000,
+        "model_dir": repo.home.join("no-models"),
+    }));
+    let config = config.to_str().unwrap();
+    // The keyword rule calls a rename coder work; the served router is sure it is algorithm.
+    let out = repo
+        .codey(&[
+            "edit",
+            RENAME,
+            "--config",
+            config,
+            "--format",
+            "json",
+            "--no-escalate",
+        ])
+        .expect(0);
+    let file = crate::common::file_report(&out.json(), "a.py");
+    assert_eq!(file["role"], "algorithm", "{file:#}");
+    assert!(
+        file["route_reason"]
+            .as_str()
+            .unwrap()
+            .contains("router model (margin 5.90)"),
+        "{file:#}"
+    );
+    server.with(|s| s.label_logprobs = None);
+    let out = repo
+        .codey(&[
+            "edit",
+            RENAME,
+            "--config",
+            config,
+            "--format",
+            "json",
+            "--no-escalate",
+        ])
+        .expect(0);
+    let file = crate::common::file_report(&out.json(), "a.py");
+    assert_eq!(file["role"], "coder", "{file:#}");
+    let reason = file["route_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("router model unavailable") && reason.contains("no token probabilities"),
+        "{reason}"
     );
 }

@@ -124,7 +124,7 @@ fn a_served_model_routes_and_edits_two_files_side_by_side() {
     let json = out.json();
     let report = &json["reports"][0];
     for name in names {
-        let file = file_report(report, name);
+        let file = file_report(&json, name);
         assert_eq!(file["outcome"], "changed", "{file:#}");
         // The router on the server answered with label scores: no fallback for its failure.
         let reason = file["route_reason"].as_str().unwrap_or_default();
@@ -183,7 +183,7 @@ fn a_server_down_fails_at_once_and_a_restart_mid_run_is_waited_for() {
     restarter.join().unwrap();
     let json = out.json();
     for name in names {
-        assert_eq!(file_report(&json["reports"][0], name)["outcome"], "changed");
+        assert_eq!(file_report(&json, name)["outcome"], "changed");
     }
     repo.apply(json["patch"].as_str().unwrap());
     server.stop();
