@@ -166,7 +166,94 @@ const LANGUAGES: &[(&str, &[&str])] = &[
     ("shell", &["sh", "bash"]),
     ("bash", &["sh", "bash"]),
     ("markdown", &["md", "markdown"]),
+    ("yaml", &["yaml", "yml"]),
+    ("yml", &["yaml", "yml"]),
+    ("toml", &["toml"]),
+    ("json", &["json"]),
+    ("css", &["css", "scss", "sass", "less"]),
+    ("html", &["html", "htm"]),
+    ("sql", &["sql"]),
 ];
+
+/// Words and notations only one language has: an instruction that uses them concerns that
+/// language's files even when it does not name it ("the `log` crate", "`println!`",
+/// "`#[derive(Debug)]`", "JSDoc", "goroutines").
+const LANGUAGE_MARKERS: &[(&str, &[&str])] = &[
+    ("crate", &["rs"]),
+    ("crates", &["rs"]),
+    ("jsdoc", &["js", "mjs", "cjs", "jsx", "ts", "tsx"]),
+    ("javadoc", &["java"]),
+    ("goroutine", &["go"]),
+    ("goroutines", &["go"]),
+    ("gofmt", &["go"]),
+    ("pytest", &["py", "pyi"]),
+];
+
+/// Formats that cannot hold a comment: an instruction about comments does not concern them.
+const NO_COMMENT_EXTENSIONS: &[&str] = &["json", "csv", "tsv", "md", "markdown", "txt", "rst"];
+
+/// Data and configuration formats: prose edits ("the docs") do not concern them.
+const DATA_EXTENSIONS: &[&str] = &[
+    "json", "yaml", "yml", "toml", "csv", "tsv", "lock", "ini", "cfg", "svg",
+];
+
+/// Phrases that confine an instruction to continuous-integration configuration.
+const CI_PHRASES: &[&str] = &[
+    "ci config",
+    "ci configuration",
+    "ci workflow",
+    "ci pipeline",
+    "ci job",
+    "github actions",
+    "github workflow",
+];
+
+/// Whether `path` is a CI system's configuration.
+fn is_ci_file(path: &str) -> bool {
+    let lower = path.to_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    lower.starts_with(".github/workflows/")
+        || lower.starts_with(".circleci/")
+        || lower.starts_with(".buildkite/")
+        || lower.starts_with(".woodpecker")
+        || matches!(
+            name,
+            ".gitlab-ci.yml"
+                | ".travis.yml"
+                | "azure-pipelines.yml"
+                | "bitbucket-pipelines.yml"
+                | "jenkinsfile"
+                | "appveyor.yml"
+        )
+}
+
+/// The extensions a language's notation in the instruction points to: a backticked macro call
+/// (`name!`) or attribute (`#[...]`) is Rust; marker words point to their language. None when
+/// there is no marker, or markers of more than one language.
+fn marked_language(instruction: &str) -> Option<&'static [&'static str]> {
+    let lower = instruction.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut found: Vec<&'static [&'static str]> = LANGUAGE_MARKERS
+        .iter()
+        .filter(|(marker, _)| words.contains(marker))
+        .map(|(_, exts)| *exts)
+        .collect();
+    let rust_notation = instruction.split('`').skip(1).step_by(2).any(|code| {
+        let code = code.trim();
+        code.starts_with("#[") || (code.ends_with('!') && code.len() > 1 && !code.contains(' '))
+    });
+    if rust_notation {
+        found.push(&["rs"]);
+    }
+    found.dedup();
+    match found.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
 
 /// Nouns that make a language word a restriction ("the Python files", "C sources", "every
 /// Python function", "the Rust tests").
@@ -333,14 +420,73 @@ pub fn skip_reason(instruction: &str, facts: &FileFacts) -> Option<String> {
             .collect();
         return Some(format!("does not mention {}", names.join(" or ")));
     }
+    let lower = instruction.to_lowercase();
+    if CI_PHRASES.iter().any(|p| lower.contains(p)) {
+        return (!is_ci_file(&facts.path))
+            .then(|| "the instruction is about CI configuration and this is not".to_owned());
+    }
     let ext = facts.path.rsplit_once('.').map(|(_, e)| e.to_lowercase())?;
-    if let Some(exts) = language_scope(instruction) {
+    if let Some(exts) = language_scope(instruction).or_else(|| marked_language(instruction)) {
         return (!exts.contains(&ext.as_str()))
             .then(|| format!("the instruction is limited to {} files", exts.join("/")));
     }
     let mentioned = facts.mentions.iter().any(|(_, found)| *found);
-    (!mentioned && PROSE_EXTENSIONS.contains(&ext.as_str()) && about_code_only(instruction))
-        .then(|| format!("the instruction is about code and a .{ext} file has none"))
+    if mentioned {
+        return None;
+    }
+    let ext = ext.as_str();
+    if PROSE_EXTENSIONS.contains(&ext) && about_code_only(instruction) {
+        return Some(format!(
+            "the instruction is about code and a .{ext} file has none"
+        ));
+    }
+    if NO_COMMENT_EXTENSIONS.contains(&ext) && about_comments_only(&lower) {
+        return Some(format!(
+            "the instruction is about comments and a .{ext} file has none"
+        ));
+    }
+    (DATA_EXTENSIONS.contains(&ext) && about_docs_only(&lower))
+        .then(|| format!("the instruction is about documentation and a .{ext} file is data"))
+}
+
+/// Whether the instruction's subject is comments, and nothing prose or data files hold.
+fn about_comments_only(lower: &str) -> bool {
+    lower.contains("comment")
+        && ![
+            "readme",
+            "docs",
+            "documentation",
+            "markdown",
+            "text",
+            "every file",
+            "all files",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+/// Whether the instruction's subject is documentation ("the docs", "the README"), and nothing
+/// that data or configuration files hold.
+fn about_docs_only(lower: &str) -> bool {
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    ["docs", "documentation", "readme"]
+        .iter()
+        .any(|w| words.contains(w))
+        && ![
+            "config",
+            "json",
+            "yaml",
+            "toml",
+            "every file",
+            "all files",
+            "package",
+            "version",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 /// Whether the instruction names code constructs and nothing that prose or data files hold.

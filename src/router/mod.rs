@@ -702,6 +702,31 @@ mod tests {
     }
 
     #[test]
+    fn data_formats_language_notation_ci_comments_and_docs_narrow_the_scope() {
+        let skips = |i: &str, path: &str, content: &str| {
+            skip_reason(i, &FileFacts::gather(i, path, content)).is_some()
+        };
+        let yaml = "Convert the tabs to spaces in the YAML files";
+        assert!(skips(yaml, "Cargo.toml", "") && !skips(yaml, ".github/ci.yml", ""));
+        // Rust notation and vocabulary without the word "Rust".
+        let log = "Replace the `println!` calls with the `log` crate macros";
+        assert!(skips(log, "src/handlers.py", "log = 1\n") && !skips(log, "src/main.rs", ""));
+        let derive = "Add `#[derive(Debug)]` to every struct";
+        assert!(skips(derive, "model/model.go", "") && !skips(derive, "src/lib.rs", ""));
+        let ci = "Update the Node version to 20 in the CI config";
+        assert!(skips(ci, "src/index.js", "") && !skips(ci, ".github/workflows/test.yml", ""));
+        let comments = "Translate the comments to English";
+        assert!(skips(comments, "data/fixtures.json", "[]") && skips(comments, "README.md", ""));
+        assert!(!skips(comments, "src/app.py", "") && !skips(comments, "deploy.yaml", ""));
+        let docs = "Fix the typos in the docs";
+        assert!(skips(docs, "package.json", "{}") && !skips(docs, "docs/guide.md", ""));
+        assert!(!skips(docs, "src/app.py", ""), "code holds docs too");
+        // Markers of two languages decide nothing.
+        let mixed = "Port the `log` crate calls to pytest fixtures";
+        assert!(!skips(mixed, "a.py", "log\n") && !skips(mixed, "a.rs", "log\n"));
+    }
+
+    #[test]
     fn rule_prefers_editing_phrases_over_algorithm_words() {
         assert_eq!(
             keywords::role("add a docstring to binary_search").0,
