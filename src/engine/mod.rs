@@ -30,14 +30,6 @@ use crate::syntax;
 /// Tokens always left for the answer; a prompt that leaves fewer is refused, not truncated.
 pub const MIN_ANSWER_TOKENS: usize = 256;
 
-/// The longest answer a file of `file_tokens` tokens gets: four times the file and 1024 more.
-/// Search/replace blocks quote the text they change and whole-file answers copy the file, so
-/// a sound edit stays well inside this; an answer past it is a runaway that would otherwise
-/// run on to the end of the context, minutes on a small CPU.
-pub fn answer_budget(file_tokens: usize) -> usize {
-    file_tokens.saturating_mul(4).saturating_add(1024)
-}
-
 /// What to do with one batch.
 #[derive(Debug, Clone)]
 pub struct EditRequest {
@@ -723,7 +715,7 @@ fn attempt<M: LanguageModel>(
         ..
     } = *task;
     let text = model.chat_prompt(conversation).map_err(generation_error)?;
-    let (tokens, file_tokens) =
+    let (tokens, _) =
         tokenize_prompt(model, &text, &cand.rel, &cand.content).map_err(generation_error)?;
     report.prompt_tokens += tokens.len();
     let context = model.context_size();
@@ -734,9 +726,11 @@ fn attempt<M: LanguageModel>(
             role,
         });
     }
-    let budget = answer_budget(file_tokens);
+    // No cap of its own on the answer: filling in a stub legitimately runs to many times the
+    // file (issue 10 saw one cut off at four times the file and 1024 more). A looping answer
+    // is stopped by the guard below, and anything else by the end of the context.
     let options = GenerateOptions {
-        max_tokens: (context - tokens.len() - 1).min(budget),
+        max_tokens: context - tokens.len() - 1,
         speculate,
     };
     // The rate counts from the first generated token: prompt processing is not generation.
@@ -792,12 +786,11 @@ fn attempt<M: LanguageModel>(
     tracing::debug!(path = %cand.rel, answer = %generation.text, "model answer");
     answer_text.clone_from(&generation.text);
     let cut_off = match generation.stop {
-        StopReason::MaxTokens if options.max_tokens == budget => Some(format!(
-            "the answer was cut off at its budget of {budget} tokens, four times the file and 1024 more"
+        StopReason::MaxTokens | StopReason::ContextFull => Some(format!(
+            "the answer was cut off at the context limit: {} tokens of the {context}-token \
+             context of the {role} model were left for it",
+            options.max_tokens
         )),
-        StopReason::MaxTokens | StopReason::ContextFull => {
-            Some("the answer was cut off at the context limit".to_owned())
-        }
         StopReason::EndOfGeneration | StopReason::Stopped => None,
     };
     let answer_error = |error: EditError| FileError::Answer {

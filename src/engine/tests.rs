@@ -142,9 +142,10 @@ fn a_looping_answer_is_stopped_at_its_first_repeated_block() {
 }
 
 #[test]
-fn a_runaway_answer_stops_at_its_budget() {
+fn a_runaway_answer_stops_at_the_context_limit() {
     let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
-    // An answer that never closes its block and never ends.
+    // An answer that never closes its block and never ends (and never repeats a block, so the
+    // loop guard does not see it): only the context bounds it.
     let endless = format!("<<<<<<< SEARCH\nx = 1\n=======\n{}", "y = 2\n".repeat(2000));
     backend.answer("m.py", &endless);
     let mut req = request("tidy");
@@ -158,14 +159,56 @@ fn a_runaway_answer_stops_at_its_budget() {
         &Silent,
     );
     let file = &report.files[0];
-    // The scripted model's tokens are characters: the file is 6 of them.
-    assert_eq!(file.generated_tokens, answer_budget(6));
+    // The scripted model's tokens are characters; the answer takes all the context the prompt
+    // leaves but the one token kept for the position of the next.
+    assert_eq!(file.generated_tokens, 4096 - file.prompt_tokens - 1);
     let Outcome::Failed(error) = &file.outcome else {
         panic!("{:?}", file.outcome)
     };
     assert_eq!(error.kind(), "cut-off");
     let reason = error.to_string();
-    assert!(reason.contains("budget of 1048 tokens"), "{reason}");
+    let left = file.generated_tokens;
+    assert!(
+        reason.contains(&format!(
+            "cut off at the context limit: {left} tokens of the 4096-token context of the coder model"
+        )),
+        "{reason}"
+    );
+}
+
+#[test]
+fn filling_in_a_stub_may_take_many_times_the_file() {
+    let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+    let stub = "def area(width, height):\n    pass\n";
+    // A body of 1,500 characters: past the old cap of four times the file and 1024 tokens
+    // (1,164 here), well inside the context.
+    let body: String = (0..60)
+        .map(|i| format!("    step_{i:02} = width + {i}\n"))
+        .collect();
+    assert!(body.chars().count() > 4 * stub.chars().count() + 1024);
+    let answer = format!(
+        "<<<<<<< SEARCH\n    pass\n=======\n{body}    return width * height\n>>>>>>> REPLACE\n"
+    );
+    backend.answer("stub.py", &answer);
+    let mut req = request("fill in `area`");
+    req.role = Some(Role::Coder);
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        vec![cand("stub.py", stub)],
+        &[],
+        &Silent,
+    );
+    let file = &report.files[0];
+    let Outcome::Changed { new_content, .. } = &file.outcome else {
+        panic!("{:?}", file.outcome)
+    };
+    assert!(
+        new_content.ends_with("    return width * height\n"),
+        "{new_content}"
+    );
+    assert_eq!(file.generated_tokens, answer.chars().count());
 }
 
 #[test]
