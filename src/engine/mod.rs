@@ -78,7 +78,8 @@ pub enum FileError {
         error: EditError,
         cut_off: Option<String>,
     },
-    /// A whole-file answer that loses most of the file or drops definitions; not applied.
+    /// A whole-file answer that loses most of the file, drops definitions, or only deletes
+    /// statements from a function body, none of it asked for; not applied.
     #[error("{0}")]
     PartialAnswer(String),
     /// The edit adds a parse error to the file (the syntax gate); not applied.
@@ -802,7 +803,7 @@ fn attempt<M: LanguageModel>(
     report.repeated_blocks += edit::drop_repeats(&mut answer);
     let applied = edit::resolve(&cand.content, &answer).map_err(answer_error)?;
     if let edit::Answer::WholeFile(_) = answer {
-        check_whole_file(instruction, &cand.content, &applied.text)
+        check_whole_file(instruction, &cand.rel, &cand.content, &applied.text)
             .map_err(FileError::PartialAnswer)?;
     }
     if let Some((language, error)) = syntax::new_error(&cand.rel, &cand.content, &applied.text) {
@@ -875,10 +876,13 @@ fn tokenize_prompt<M: LanguageModel>(
     Ok((tokens, file_tokens))
 }
 
-/// Small models asked for a whole file sometimes answer with only the part they changed.
-/// Applying that would delete the rest, so an answer that loses most of the file's lines, or
-/// drops a definition the instruction does not name, is refused.
-fn check_whole_file(instruction: &str, old: &str, new: &str) -> Result<(), String> {
+/// Small models asked for a whole file sometimes answer with only the part they changed, or
+/// copy the file and lose a line on the way. Applying that would delete code nobody asked to
+/// delete, so an answer that loses most of the file's lines, drops a definition the
+/// instruction does not name, or only deletes statements from a function body (see
+/// [`syntax::dropped_statements`]) when the instruction does not ask for code to go
+/// ([`asks_to_remove`]) is refused.
+fn check_whole_file(instruction: &str, path: &str, old: &str, new: &str) -> Result<(), String> {
     let (old_lines, new_lines) = (old.lines().count(), new.lines().count());
     if old_lines >= 6 && new_lines * 2 < old_lines {
         return Err(format!(
@@ -892,13 +896,84 @@ fn check_whole_file(instruction: &str, old: &str, new: &str) -> Result<(), Strin
         .filter(|s| !kept.contains(s) && !instruction.contains(s.as_str()))
         .map(|s| format!("`{s}`"))
         .collect();
-    if dropped.is_empty() {
+    if !dropped.is_empty() {
+        return Err(format!(
+            "the model's whole-file answer drops {} without being asked; not applied",
+            dropped.join(", ")
+        ));
+    }
+    if asks_to_remove(instruction) {
+        return Ok(());
+    }
+    let lost: Vec<String> = syntax::dropped_statements(path, old, new)
+        .into_iter()
+        .map(|d| {
+            let statements: Vec<String> = d
+                .statements
+                .iter()
+                .map(|s| format!("`{}`", shorten(s, 60)))
+                .collect();
+            format!("{} from `{}`", statements.join(", "), d.function)
+        })
+        .collect();
+    if lost.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "the model's whole-file answer drops {} without being asked; not applied",
-            dropped.join(", ")
+            "the model's whole-file answer drops {} without being asked; not applied (copy \
+             every line the instruction does not ask to change)",
+            lost.join("; ")
         ))
+    }
+}
+
+/// Whether an instruction may want statements gone: it asks to remove or restructure code, or
+/// to fix or speed it up, where deleting a line can be the whole edit. The rule is about the
+/// verb, not the names: an instruction to document, annotate, rename or add leaves every
+/// statement where it was, so a body that only lost statements under it lost them by mistake.
+/// Stems match the start of a word ("removes", "Simplify"); phrases anywhere.
+fn asks_to_remove(instruction: &str) -> bool {
+    const STEMS: &[&str] = &[
+        "remov",
+        "delet",
+        "drop",
+        "strip",
+        "elimin",
+        "prun",
+        "trim",
+        "unused",
+        "dead",
+        "redundan",
+        "duplicat",
+        "dedup",
+        "simplif",
+        "rewrit",
+        "refactor",
+        "restructur",
+        "clean",
+        "tidy",
+        "shorten",
+        "inline",
+        "fix",
+        "bug",
+        "optimi",
+        "faster",
+        "speed",
+        "disable",
+    ];
+    const PHRASES: &[&str] = &["comment out", "get rid", "take out", "no longer"];
+    let lower = instruction.to_lowercase();
+    PHRASES.iter().any(|p| lower.contains(p))
+        || lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|word| STEMS.iter().any(|stem| word.starts_with(stem)))
+}
+
+/// `text` cut to `max` characters, an ellipsis marking the cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 

@@ -214,13 +214,79 @@ fn filling_in_a_stub_may_take_many_times_the_file() {
 #[test]
 fn partial_whole_file_answers_are_refused() {
     let old = "def a():\n    pass\n\n\ndef b():\n    pass\n\n\ndef c():\n    pass\n";
-    let err = check_whole_file("document a", old, "def a():\n    \"\"\"Doc.\"\"\"\n").unwrap_err();
+    let err = check_whole_file(
+        "document a",
+        "m.py",
+        old,
+        "def a():\n    \"\"\"Doc.\"\"\"\n",
+    )
+    .unwrap_err();
     assert!(err.contains("partial answer"), "{err}");
-    let err =
-        check_whole_file("tidy", old, &old.replace("def c():\n    pass\n", "x = 1\n")).unwrap_err();
+    let err = check_whole_file(
+        "tidy",
+        "m.py",
+        old,
+        &old.replace("def c():\n    pass\n", "x = 1\n"),
+    )
+    .unwrap_err();
     assert!(err.contains("`c`"), "{err}");
     // A definition the instruction names may go (a rename).
-    assert!(check_whole_file("rename `c` to `d`", old, &old.replace("def c", "def d")).is_ok());
+    assert!(check_whole_file(
+        "rename `c` to `d`",
+        "m.py",
+        old,
+        &old.replace("def c", "def d")
+    )
+    .is_ok());
+}
+
+#[test]
+fn whole_file_answers_that_only_drop_statements_are_refused_unless_asked() {
+    // Issue 10: asked for a docstring, the 0.5B coder's whole file lost `area`'s return.
+    let py = "def area(width, height):\n    return width * height\n\n\ndef unit():\n    return 1\n";
+    let lost = py.replace("    return width * height\n", "    \"\"\"The area.\"\"\"\n");
+    let err = check_whole_file("add a docstring to `area`", "a.py", py, &lost).unwrap_err();
+    assert!(
+        err.contains("drops `return width * height` from `area` without being asked"),
+        "{err}"
+    );
+    let rs = "fn area(w: u32, h: u32) -> u32 {\n    check(w);\n    w * h\n}\n";
+    let lost = "/// The area.\nfn area(w: u32, h: u32) -> u32 {\n    check(w);\n}\n";
+    let err = check_whole_file("document `area`", "a.rs", rs, lost).unwrap_err();
+    assert!(err.contains("`w * h` from `area`"), "{err}");
+    let js = "function area(w, h) {\n  log(w, h);\n  return w * h;\n}\n";
+    let lost = "function area(w, h) {\n  return w * h;\n}\n";
+    let err = check_whole_file("add JSDoc to area", "a.js", js, lost).unwrap_err();
+    assert!(err.contains("`log(w, h);` from `area`"), "{err}");
+    // Asked to remove or rewrite: the same answers are what was asked for.
+    for instruction in [
+        "remove the logging from `area`",
+        "Simplify area",
+        "rewrite `area` without the check",
+        "clean up area",
+        "comment out the log call",
+    ] {
+        assert!(
+            check_whole_file(instruction, "a.js", js, lost).is_ok(),
+            "{instruction}"
+        );
+    }
+    // Legitimate edits under an additive instruction: a docstring, a new body, a rename.
+    let documented = py.replace(
+        "    return width * height\n",
+        "    \"\"\"The area.\"\"\"\n    return width * height\n",
+    );
+    let rewritten = py.replace("return width * height", "return abs(width) * abs(height)");
+    for new in [documented, rewritten] {
+        assert!(
+            check_whole_file("add a docstring to `area`", "a.py", py, &new).is_ok(),
+            "{new}"
+        );
+    }
+    let renamed = rs.replace("area", "surface");
+    assert!(check_whole_file("rename `area` to `surface`", "a.rs", rs, &renamed).is_ok());
+    let faster = "fn area(w: u32, h: u32) -> u32 {\n    w.saturating_mul(h)\n}\n";
+    assert!(check_whole_file("use saturating arithmetic in `area`", "a.rs", rs, faster).is_ok());
 }
 
 #[test]
