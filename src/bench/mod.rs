@@ -305,7 +305,7 @@ fn pass(
             kv_cache: kv_cache.cloned(),
             // The bench times first answers: no feedback rounds, no escalation.
             rounds: 0,
-            escalate_to: None,
+            escalation: Vec::new(),
             known_names: None,
         };
         let files = scanned.files.clone();

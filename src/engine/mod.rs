@@ -43,8 +43,10 @@ pub struct EditRequest {
     /// Rounds of feedback after a first answer that does not parse, apply or pass the syntax
     /// gate (`--rounds`).
     pub rounds: usize,
-    /// Where a file that still fails with the coder goes once more; None: nowhere.
-    pub escalate_to: Option<Role>,
+    /// The editors a file goes through, in order, while it still fails after its rounds: one
+    /// that fails with a role goes on to the role after it here (the config's `escalation`).
+    /// Empty, one role, or a role not listed: no escalation.
+    pub escalation: Vec<Role>,
     /// The instruction's names the whole run holds, when the batch is one shard of it
     /// (`--shard`); None: the batch is the run.
     pub known_names: Option<Vec<String>>,
@@ -383,9 +385,14 @@ pub fn run<B: Backend>(
             }
         }
     }
-    // Group by role (stable within a role) so each editor is loaded once; files the coder
-    // gives up on join the escalation role's group, so that model still loads once.
-    work.sort_by_key(|(role, ..)| *role);
+    // Group by role (stable within a role), in escalation order, so each editor is loaded
+    // once; files a model gives up on join the next role's group, still ahead of them, so
+    // that model too still loads once.
+    let rank = |role: Role| {
+        let at = request.escalation.iter().position(|r| *r == role);
+        (at.unwrap_or(request.escalation.len()), role)
+    };
+    work.sort_by_key(|(role, ..)| rank(*role));
     let total = work.len();
     let mut broken: Option<(Role, String)> = None;
     let mut queue: std::collections::VecDeque<Job> = work
@@ -411,7 +418,7 @@ pub fn run<B: Backend>(
             Some(to) => {
                 let at = queue
                     .iter()
-                    .position(|j| j.role > to)
+                    .position(|j| rank(j.role) > rank(to))
                     .unwrap_or(queue.len());
                 queue.insert(
                     at,
@@ -451,15 +458,17 @@ struct Job {
     earlier: Option<Box<FileReport>>,
 }
 
-/// Where a failed file goes next, if anywhere: once, from the coder to the escalation role,
-/// when another answer could help.
+/// Where a failed file goes next, if anywhere: the role after its own in the escalation
+/// order, when another answer could help. Each role comes once in the order (the config
+/// checks it), so a file sees each editor at most once.
 fn escalation(request: &EditRequest, job: &Job, report: &FileReport) -> Option<Role> {
-    let to = request.escalate_to?;
     let Outcome::Failed(error) = &report.outcome else {
         return None;
     };
-    (job.earlier.is_none() && job.role == Role::Coder && to != job.role && error.retryable())
-        .then_some(to)
+    let order = &request.escalation;
+    let at = order.iter().position(|r| *r == job.role)?;
+    let to = *order.get(at + 1)?;
+    (error.retryable() && to != job.role).then_some(to)
 }
 
 /// Edits one file with its job's model; an earlier model's rounds come first in the report.

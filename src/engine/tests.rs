@@ -22,7 +22,7 @@ fn request(instruction: &str) -> EditRequest {
         speculate: true,
         kv_cache: None,
         rounds: 0,
-        escalate_to: None,
+        escalation: Vec::new(),
         known_names: None,
     }
 }
@@ -502,7 +502,7 @@ fn a_file_the_coder_gives_up_on_goes_once_to_the_algorithm_model() {
     let mut req = request("tidy");
     req.role = Some(Role::Coder);
     req.rounds = 1;
-    req.escalate_to = Some(Role::Algorithm);
+    req.escalation = vec![Role::Coder, Role::Algorithm];
     let files = vec![
         cand("a.py", "def old():\n    pass\n"),
         cand("b.py", "def old():\n    pass\n"),
@@ -535,7 +535,7 @@ fn a_file_the_coder_gives_up_on_goes_once_to_the_algorithm_model() {
         (1, 1)
     );
     // Without escalation the file fails with its last error.
-    req.escalate_to = None;
+    req.escalation = Vec::new();
     let files = vec![cand("c.py", "def old():\n    pass\n")];
     let report = run(
         &mut lc,
@@ -549,6 +549,87 @@ fn a_file_the_coder_gives_up_on_goes_once_to_the_algorithm_model() {
         panic!("{:?}", report.files[0].outcome)
     };
     assert_eq!(error.kind(), "search-not-found");
+}
+
+#[test]
+fn the_escalation_order_is_honoured() {
+    let (_d, mut lc, backend) = lifecycle([50, 400, 400], 900);
+    // The algorithm model fails every answer; the coder's answer applies.
+    backend.answer("expert in algorithms", MISS);
+    backend.answer("def old", BLOCK);
+    backend.label("fast", "algorithm", -0.1);
+    backend.label("fast", "coder", -5.0);
+    backend.label("doc", "coder", -0.1);
+    backend.label("doc", "algorithm", -5.0);
+    let mut req = request("tidy `old`");
+    req.rounds = 1;
+    req.escalation = vec![Role::Algorithm, Role::Coder];
+    let files = vec![
+        cand("a_fast.py", "def old():\n    pass\n"),
+        cand("b_doc.py", "def old():\n    pass\n"),
+        cand("c_fast.py", "def old():\n    pass\n"),
+    ];
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        files,
+        &[],
+        &Silent,
+    );
+    let rounds = |path: &str| -> Vec<(Role, &str)> {
+        let file = report.files.iter().find(|f| f.path == path).unwrap();
+        assert_eq!(file.outcome.label(), "changed", "{:?}", file.outcome);
+        assert_eq!(file.role, Some(Role::Coder), "{path}");
+        file.rounds.iter().map(|r| (r.role, r.result)).collect()
+    };
+    // The algorithm model's files go on to the coder, which the order puts after it.
+    for path in ["a_fast.py", "c_fast.py"] {
+        assert_eq!(
+            rounds(path),
+            vec![
+                (Role::Algorithm, "search-not-found"),
+                (Role::Algorithm, "search-not-found"),
+                (Role::Coder, "ok")
+            ]
+        );
+    }
+    assert_eq!(rounds("b_doc.py"), vec![(Role::Coder, "ok")]);
+    // Algorithm first, then the coder with the escalated files beside its own: each loads once.
+    let stats = &report.models.roles;
+    assert_eq!(
+        (stats[&Role::Coder].loads, stats[&Role::Algorithm].loads),
+        (1, 1)
+    );
+    let loads: Vec<String> = backend
+        .loads()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(loads, vec!["router.gguf", "algorithm.gguf", "coder.gguf"]);
+    // The coder is last in the order: a file it fails on goes nowhere.
+    backend.answer("def gone", MISS);
+    req.instruction = "tidy".to_owned();
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        vec![cand("d_doc.py", "def gone():\n    pass\n")],
+        &[],
+        &Silent,
+    );
+    let results: Vec<(Role, &str)> = report.files[0]
+        .rounds
+        .iter()
+        .map(|r| (r.role, r.result))
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            (Role::Coder, "search-not-found"),
+            (Role::Coder, "search-not-found")
+        ]
+    );
 }
 
 #[test]
