@@ -459,8 +459,8 @@ struct Job {
 }
 
 /// Where a failed file goes next, if anywhere: the role after its own in the escalation
-/// order, when another answer could help. Each role comes once in the order (the config
-/// checks it), so a file sees each editor at most once.
+/// order, when another answer could help. A file sees each editor at most once, even if a
+/// caller's order names one twice (the config's may not).
 fn escalation(request: &EditRequest, job: &Job, report: &FileReport) -> Option<Role> {
     let Outcome::Failed(error) = &report.outcome else {
         return None;
@@ -468,7 +468,8 @@ fn escalation(request: &EditRequest, job: &Job, report: &FileReport) -> Option<R
     let order = &request.escalation;
     let at = order.iter().position(|r| *r == job.role)?;
     let to = *order.get(at + 1)?;
-    (error.retryable() && to != job.role).then_some(to)
+    let seen = report.rounds.iter().any(|r| r.role == to);
+    (error.retryable() && to != job.role && !seen).then_some(to)
 }
 
 /// Edits one file with its job's model; an earlier model's rounds come first in the report.

@@ -630,6 +630,23 @@ fn the_escalation_order_is_honoured() {
             (Role::Coder, "search-not-found")
         ]
     );
+    // An order naming a role twice (the config refuses it; a library caller may not) still
+    // gives a file each editor once, and then fails it.
+    req.escalation = vec![Role::Algorithm, Role::Coder, Role::Algorithm, Role::Coder];
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        vec![cand("g_fast.py", "def gone():\n    pass\n")],
+        &[],
+        &Silent,
+    );
+    let roles: Vec<Role> = report.files[0].rounds.iter().map(|r| r.role).collect();
+    assert_eq!(
+        roles,
+        vec![Role::Algorithm, Role::Algorithm, Role::Coder, Role::Coder]
+    );
+    assert_eq!(report.files[0].outcome.label(), "failed");
 }
 
 #[test]
