@@ -57,11 +57,12 @@ impl CleanCache {
         h.update(format!("{:?}", plan.jobs).as_bytes());
         h.update(
             format!(
-                "{:?} {} {} {} {} {:?} {} {}",
+                "{:?} {} {} {} {:?} {} {:?} {} {}",
                 plan.role,
                 plan.router_margin,
                 plan.rounds,
                 plan.escalate,
+                config.escalation,
                 plan.speculate,
                 plan.verify.as_ref().map(|v| &v.command),
                 plan.strict,

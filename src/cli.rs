@@ -165,6 +165,16 @@ impl From<RoleArg> for Role {
     }
 }
 
+/// An escalation order from `--escalation` (a newtype: clap would read a `Vec` as a list of
+/// occurrences).
+#[derive(Debug, Clone)]
+pub struct Escalation(pub Vec<Role>);
+
+fn parse_escalation(value: &str) -> Result<Escalation, String> {
+    let names: Vec<&str> = value.split(',').filter(|n| !n.trim().is_empty()).collect();
+    config::parse_escalation(&names).map(Escalation)
+}
+
 /// What goes to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -331,10 +341,14 @@ pub struct RunArgs {
     /// or pass the syntax gate: each is told what went wrong.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub rounds: usize,
-    /// Do not send a file the coder gives up on to the algorithm model (never done when
-    /// --role or the rule chooses the editor).
+    /// Do not send a file an editor gives up on to the next editor of the escalation order
+    /// (never done when --role or the rule chooses the editor).
     #[arg(long)]
     pub no_escalate: bool,
+    /// The editors a file goes through while it still fails, in order, comma-separated
+    /// (overrides the config's `escalation`; default coder,algorithm).
+    #[arg(long, value_name = "ROLES", value_parser = parse_escalation, conflicts_with = "no_escalate")]
+    pub escalation: Option<Escalation>,
     /// Run CMD (through `sh -c`) on the edits in a scratch copy of HEAD's tree (the index with
     /// --staged) and emit only edits it passes; failing files get the output as feedback for
     /// --rounds more answers, then are left unchanged. With `{file}` in CMD it runs once per

@@ -124,10 +124,59 @@ pub struct Config {
     /// Size bound of the on-disk KV cache (prompt states kept across runs); 0 turns it off.
     #[serde(default = "default_kv_cache_mb")]
     pub kv_cache_mb: u64,
+    /// The editors a file goes through, in order, while it still fails after its feedback
+    /// rounds: a file that fails with one goes on to the next (issue 10). `[]` or one role: no
+    /// escalation. Never past an editor `--role` or a rule chose.
+    #[serde(
+        default = "default_escalation",
+        deserialize_with = "deserialize_escalation"
+    )]
+    pub escalation: Vec<Role>,
 }
 
 fn default_kv_cache_mb() -> u64 {
     1024
+}
+
+/// The coder first, then the larger algorithm model.
+pub fn default_escalation() -> Vec<Role> {
+    vec![Role::Coder, Role::Algorithm]
+}
+
+/// An escalation order from role names (the config's `escalation`, `--escalation`): editor
+/// roles only, each at most once.
+pub fn parse_escalation<S: AsRef<str>>(names: &[S]) -> Result<Vec<Role>, String> {
+    let mut order = Vec::with_capacity(names.len());
+    for name in names {
+        let role = match name.as_ref().trim() {
+            "coder" => Role::Coder,
+            "algorithm" => Role::Algorithm,
+            "router" => {
+                return Err(
+                    "`router` is not an editor: the escalation order names `coder` and \
+                     `algorithm`"
+                        .to_owned(),
+                )
+            }
+            other => {
+                return Err(format!(
+                    "unknown role `{other}`: the escalation order names `coder` and `algorithm`"
+                ))
+            }
+        };
+        if order.contains(&role) {
+            return Err(format!(
+                "`{role}` is named twice: a file sees each editor once"
+            ));
+        }
+        order.push(role);
+    }
+    Ok(order)
+}
+
+fn deserialize_escalation<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Role>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    parse_escalation(&names).map_err(serde::de::Error::custom)
 }
 
 /// The file name of a default model, as `codey models fetch` stores it (pinned in models.lock).
@@ -165,6 +214,7 @@ impl Default for Config {
         };
         Config {
             kv_cache_mb: default_kv_cache_mb(),
+            escalation: default_escalation(),
             models: Models {
                 router: model(
                     DEFAULT_ROUTER_FILE,
@@ -599,6 +649,48 @@ mod tests {
         let err = load_file(&path).unwrap_err().to_string();
         assert!(err.contains("models.coder.contxt_size"), "{err}");
         assert!(err.contains("config.json"), "{err}");
+    }
+
+    #[test]
+    fn escalation_names_editor_roles_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |order: &str| {
+            format!(
+                r#"{{"models":{{"router":{{"path":"r.gguf"}},"coder":{{"path":"c.gguf"}},
+                   "algorithm":{{"path":"a.gguf"}}}},"memory_budget_mb":100,"escalation":{order}}}"#
+            )
+        };
+        let order =
+            |text: &str| load_file(&write(dir.path(), &with(text))).map(|l| l.config.escalation);
+        assert_eq!(
+            order(r#"["algorithm", "coder"]"#).unwrap(),
+            vec![Role::Algorithm, Role::Coder]
+        );
+        assert_eq!(order("[]").unwrap(), vec![]);
+        assert_eq!(order(r#"["coder"]"#).unwrap(), vec![Role::Coder]);
+        for (bad, message) in [
+            (
+                r#"["coder", "fast"]"#,
+                "unknown role `fast`: the escalation order names `coder` and `algorithm`",
+            ),
+            (r#"["router", "coder"]"#, "`router` is not an editor"),
+            (r#"["coder", "coder"]"#, "`coder` is named twice"),
+        ] {
+            let err = order(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("key `escalation`") && err.contains(message),
+                "{err}"
+            );
+            assert!(err.contains("config.json"), "{err}");
+        }
+        // Absent: the coder, then the algorithm model.
+        let path = write(
+            dir.path(),
+            r#"{"models":{"router":{"path":"r.gguf"},"coder":{"path":"c.gguf"},
+               "algorithm":{"path":"a.gguf"}},"memory_budget_mb":100}"#,
+        );
+        let loaded = load_file(&path).unwrap();
+        assert_eq!(loaded.config.escalation, vec![Role::Coder, Role::Algorithm]);
     }
 
     #[test]

@@ -113,7 +113,8 @@ pub struct Plan {
     pub kv_cache: bool,
     /// Rounds of feedback after an answer that does not parse, apply or pass the checks.
     pub rounds: usize,
-    /// A file the coder gives up on goes once to the algorithm model.
+    /// A file an editor gives up on goes on to the next in the config's `escalation` order
+    /// (`--no-escalate`: never).
     pub escalate: bool,
     /// The user's check command (`--verify`): an edit is emitted only if it passes.
     pub verify: Option<Check>,
@@ -341,8 +342,11 @@ pub fn run<B: Backend>(
             kv_cache: kv_cache.clone(),
             rounds: plan.rounds,
             // A role the user or the rule chose is kept: no escalation past it.
-            escalate_to: (plan.escalate && plan.role.or(job.role).is_none())
-                .then_some(Role::Algorithm),
+            escalation: if plan.escalate && plan.role.or(job.role).is_none() {
+                lifecycle.config().escalation.clone()
+            } else {
+                Vec::new()
+            },
             known_names: (!others.is_empty()).then(|| {
                 let theirs = others.iter().filter(|c| job.selects(&c.rel));
                 router::known_names(&job.instruction, files.iter().chain(theirs))

@@ -1,5 +1,6 @@
 //! Syntax: whether a file's text parses, where it does not, and a few exact facts about code
-//! that only a parser can give (which Python functions lack a docstring).
+//! that only a parser can give (which Python functions lack a docstring, which function bodies
+//! an edit only deleted statements from).
 //!
 //! Owns the language of a path (by extension), parsing with the tree-sitter grammars for
 //! source code and with each data format's own parser (JSON, TOML, YAML), and the syntax gate:
@@ -269,6 +270,186 @@ fn has_docstring(definition: Node<'_>) -> bool {
     })
 }
 
+/// Statements a function's body lost, with nothing added or changed in their place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// The function's name.
+    pub function: String,
+    /// The statements it lost, whitespace collapsed, in file order.
+    pub statements: Vec<String>,
+}
+
+/// The functions whose body in `after` is the body in `before` with some statements deleted
+/// and none added or changed (issue 10: a whole-file answer asked for a docstring dropped
+/// `return width * height`). Each body is read as its list of top-level statements, whitespace
+/// collapsed, leaving out comments and Python's string statements (docstrings), so that
+/// adding those is no change; a statement that changed inside (a nested block losing a line)
+/// counts as changed, not dropped. Functions are paired by name and, among those of one name
+/// (methods of different classes), by order; a name whose count differs is left to the
+/// definition check. Empty when the language has no grammar here or either text does not
+/// parse.
+pub fn dropped_statements(path: &str, before: &str, after: &str) -> Vec<Dropped> {
+    let Some(language) = Language::of(path) else {
+        return Vec::new();
+    };
+    let (Some(old), Some(new)) = (functions(language, before), functions(language, after)) else {
+        return Vec::new();
+    };
+    let mut dropped = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, _) in &old {
+        if seen.contains(&name.as_str()) {
+            continue;
+        }
+        seen.push(name);
+        let bodies = |all: &[(String, Vec<String>)]| -> Vec<Vec<String>> {
+            all.iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, b)| b.clone())
+                .collect()
+        };
+        let (olds, news) = (bodies(&old), bodies(&new));
+        if olds.len() != news.len() {
+            continue;
+        }
+        for (o, n) in olds.iter().zip(&news) {
+            if let Some(lost) = deleted_only(o, n) {
+                dropped.push(Dropped {
+                    function: name.clone(),
+                    statements: lost,
+                });
+            }
+        }
+    }
+    dropped
+}
+
+/// The statements of `old` missing from `new` when `new` is `old` with some deleted (a proper
+/// subsequence); None when `new` adds or changes anything, or is the same.
+fn deleted_only(old: &[String], new: &[String]) -> Option<Vec<String>> {
+    if new.len() >= old.len() {
+        return None;
+    }
+    // Compared without whitespace: a statement reflowed across lines is the same statement.
+    let squeezed = |s: &str| -> String { s.chars().filter(|c| !c.is_whitespace()).collect() };
+    let mut lost = Vec::new();
+    let mut next = new.iter().map(|s| squeezed(s)).peekable();
+    for statement in old {
+        if next.peek() == Some(&squeezed(statement)) {
+            next.next();
+        } else {
+            lost.push(statement.clone());
+        }
+    }
+    next.peek().is_none().then_some(lost)
+}
+
+/// Every named function of `text` (functions, methods, constructors, and function expressions
+/// bound to a name) with its body's top-level statements, in file order. None when the
+/// language has no grammar here or the text does not parse cleanly.
+fn functions(language: Language, text: &str) -> Option<Vec<(String, Vec<String>)>> {
+    let tree = parse(language, text)?;
+    if tree.root_node().has_error() {
+        return None;
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        let mut cursor = node.walk();
+        stack.extend(node.children(&mut cursor));
+        if !FUNCTION_KINDS.contains(&node.kind()) {
+            continue;
+        }
+        let (Some(name), Some(body)) =
+            (function_name(node, text), node.child_by_field_name("body"))
+        else {
+            continue;
+        };
+        // An arrow function's expression body is one expression, not a list of statements.
+        if !BODY_KINDS.contains(&body.kind()) {
+            continue;
+        }
+        let mut statements = Vec::new();
+        body_statements(body, text, language, &mut statements);
+        found.push((node.start_byte(), (name, statements)));
+    }
+    found.sort_by_key(|(at, _)| *at);
+    Some(found.into_iter().map(|(_, f)| f).collect())
+}
+
+/// The node kinds of function-like definitions across the grammars here.
+const FUNCTION_KINDS: &[&str] = &[
+    "function_definition",            // Python, C, C++
+    "function_item",                  // Rust
+    "function_declaration",           // JavaScript, TypeScript, Go
+    "generator_function_declaration", // JavaScript, TypeScript
+    "method_definition",              // JavaScript, TypeScript
+    "method_declaration",             // Go, Java
+    "constructor_declaration",        // Java
+    "arrow_function",                 // JavaScript, TypeScript (when bound to a name)
+    "function_expression",            // JavaScript, TypeScript (when bound to a name)
+];
+
+/// The node kinds of a function body that is a list of statements.
+const BODY_KINDS: &[&str] = &[
+    "block",              // Python, Rust, Go, Java
+    "statement_block",    // JavaScript, TypeScript
+    "compound_statement", // C, C++
+    "constructor_body",   // Java
+];
+
+/// A function's name: its `name` field, the innermost of a C declarator, or the variable or
+/// key an anonymous function is bound to.
+fn function_name(node: Node<'_>, text: &str) -> Option<String> {
+    if let Some(name) = node.child_by_field_name("name") {
+        return Some(text[name.byte_range()].to_owned());
+    }
+    if let Some(mut declarator) = node.child_by_field_name("declarator") {
+        while let Some(inner) = declarator.child_by_field_name("declarator") {
+            declarator = inner;
+        }
+        return Some(text[declarator.byte_range()].to_owned());
+    }
+    let parent = node.parent()?;
+    let bound = match parent.kind() {
+        "variable_declarator" => parent.child_by_field_name("name"),
+        "pair" => parent.child_by_field_name("key"),
+        "assignment_expression" => parent.child_by_field_name("left"),
+        _ => None,
+    }?;
+    Some(text[bound.byte_range()].to_owned())
+}
+
+/// The top-level statements of a body, whitespace collapsed, without comments and Python's
+/// string statements; Go's `statement_list` is looked into.
+fn body_statements(body: Node<'_>, text: &str, language: Language, out: &mut Vec<String>) {
+    let mut cursor = body.walk();
+    for statement in body.named_children(&mut cursor) {
+        let kind = statement.kind();
+        if kind == "statement_list" {
+            body_statements(statement, text, language, out);
+        } else if kind.contains("comment") || is_python_string_statement(language, statement) {
+            continue;
+        } else {
+            out.push(
+                text[statement.byte_range()]
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+    }
+}
+
+fn is_python_string_statement(language: Language, statement: Node<'_>) -> bool {
+    language == Language::Python
+        && statement.kind() == "expression_statement"
+        && statement.named_child_count() == 1
+        && statement
+            .named_child(0)
+            .is_some_and(|e| matches!(e.kind(), "string" | "concatenated_string"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,5 +530,125 @@ mod tests {
         assert_eq!(names(false), vec!["b", "_c"]);
         assert_eq!(names(true), vec!["b"]);
         assert_eq!(python_missing_docstrings("def (:\n", false), None);
+    }
+
+    /// `(path, before, after)` for one language: a docstring or doc comment added while a
+    /// statement was silently dropped.
+    const DROPS: &[(&str, &str, &str, &str)] = &[
+        (
+            "a.py",
+            "def area(width, height):\n    check(width)\n    return width * height\n",
+            "def area(width, height):\n    \"\"\"The area.\"\"\"\n    check(width)\n",
+            "return width * height",
+        ),
+        (
+            "a.rs",
+            "fn area(w: u32, h: u32) -> u32 {\n    check(w);\n    w * h\n}\n",
+            "/// The area.\nfn area(w: u32, h: u32) -> u32 {\n    check(w);\n}\n",
+            "w * h",
+        ),
+        (
+            "a.js",
+            "function area(w, h) {\n  check(w);\n  return w * h;\n}\n",
+            "/** The area. */\nfunction area(w, h) {\n  // the area\n  check(w);\n}\n",
+            "return w * h;",
+        ),
+        (
+            "a.go",
+            "package a\n\nfunc Area(w, h int) int {\n\tcheck(w)\n\treturn w * h\n}\n",
+            "package a\n\n// Area is the area.\nfunc Area(w, h int) int {\n\tcheck(w)\n}\n",
+            "return w * h",
+        ),
+        (
+            "A.java",
+            "class A {\n  int area(int w, int h) {\n    check(w);\n    return w * h;\n  }\n}\n",
+            "class A {\n  /** The area. */\n  int area(int w, int h) {\n    check(w);\n  }\n}\n",
+            "return w * h;",
+        ),
+        (
+            "a.c",
+            "int area(int w, int h) {\n  check(w);\n  return w * h;\n}\n",
+            "/* The area. */\nint area(int w, int h) {\n  check(w);\n}\n",
+            "return w * h;",
+        ),
+    ];
+
+    #[test]
+    fn statements_dropped_from_a_body_are_found_in_every_language() {
+        for (path, before, after, lost) in DROPS {
+            let function = if path.ends_with(".go") {
+                "Area"
+            } else {
+                "area"
+            };
+            assert_eq!(
+                dropped_statements(path, before, after),
+                vec![Dropped {
+                    function: function.to_owned(),
+                    statements: vec![(*lost).to_owned()],
+                }],
+                "{path}"
+            );
+        }
+        // Methods of a class, and a function bound to a name.
+        let before = "class A:\n    def f(self):\n        a()\n        b()\n\n\nclass B:\n    def f(self):\n        c()\n";
+        let after = before.replace("        b()\n", "");
+        let found = dropped_statements("m.py", before, &after);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].statements, vec!["b()"]);
+        let before = "const f = (x) => {\n  a(x);\n  return x;\n};\n";
+        let after = before.replace("  return x;\n", "");
+        assert_eq!(dropped_statements("m.ts", before, &after)[0].function, "f");
+    }
+
+    #[test]
+    fn edits_that_add_or_change_statements_are_not_drops() {
+        for (path, before, _, _) in DROPS {
+            assert_eq!(dropped_statements(path, before, before), vec![], "{path}");
+        }
+        let before = "def area(width, height):\n    check(width)\n    return width * height\n";
+        for after in [
+            // A docstring added.
+            "def area(width, height):\n    \"\"\"The area.\"\"\"\n    check(width)\n    return width * height\n",
+            // The algorithm changed: one statement replaces two.
+            "def area(width, height):\n    return abs(width * height)\n",
+            // A rename: the old function is gone (the definition check's business).
+            "def surface(width, height):\n    check(width)\n    return width * height\n",
+            // A comment added at the end.
+            "def area(width, height):\n    check(width)\n    return width * height\n    # done\n",
+        ] {
+            assert_eq!(dropped_statements("a.py", before, after), vec![], "{after}");
+        }
+        // A statement reflowed across lines is the same statement: the drop beside it is seen.
+        let reflowed = "def area(width, height):\n    check(\n        width\n    )\n";
+        assert_eq!(
+            dropped_statements("a.py", before, reflowed)[0].statements,
+            vec!["return width * height"]
+        );
+        // A nested block losing a line is a changed statement, not a dropped one.
+        let nested = "def f(x):\n    if x:\n        a()\n        b()\n    return x\n";
+        let after = nested.replace("        b()\n", "");
+        assert_eq!(dropped_statements("a.py", nested, &after), vec![]);
+        let before = "fn area(w: u32, h: u32) -> u32 {\n    check(w);\n    w * h\n}\n";
+        let documented = format!(
+            "/// The area.\n{}",
+            before.replace("{\n", "{\n    // w first\n")
+        );
+        assert_eq!(dropped_statements("a.rs", before, &documented), vec![]);
+        let rewritten = "fn area(w: u32, h: u32) -> u32 {\n    w.saturating_mul(h)\n}\n";
+        assert_eq!(dropped_statements("a.rs", before, rewritten), vec![]);
+        let before = "function area(w, h) {\n  check(w);\n  return w * h;\n}\n";
+        let documented = format!("/** The area. */\n{before}");
+        assert_eq!(dropped_statements("a.js", before, &documented), vec![]);
+        let renamed = before.replace("area", "surface");
+        assert_eq!(dropped_statements("a.js", before, &renamed), vec![]);
+        let faster = "function area(w, h) {\n  return Math.imul(w, h);\n}\n";
+        assert_eq!(dropped_statements("a.js", before, faster), vec![]);
+        // Unknown languages and broken text say nothing.
+        assert_eq!(dropped_statements("a.txt", before, ""), vec![]);
+        assert_eq!(
+            dropped_statements("a.js", before, "function area( {\n"),
+            vec![]
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Benchmarks: where the time of an edit goes, as ratios measured in one run on one machine.
 //!
 //! Owns running a task list over a benchmark repository twice (plain greedy decoding, then
-//! prompt-lookup speculation) and comparing the outputs, timing llama.cpp's raw decode loop
+//! prompt-lookup speculation) and comparing the outputs, timing a retry round against the
+//! first answer it follows, timing llama.cpp's raw decode loop
 //! for the same model and threads, and timing the scan of a large generated tree against
 //! `rg --files`. It measures and returns figures; it asserts nothing about speed — these
 //! machines are shared and noisy, so targets are read off the ratios, never tested by timers.
@@ -12,7 +13,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Role;
-use crate::engine::{self, EditRequest, Outcome, Report};
+use crate::engine::{self, EditRequest, FileError, Outcome, Report};
 use crate::event::{Event, Progress, Silent};
 use crate::kvcache::KvCache;
 use crate::lifecycle::{mb, Lifecycle};
@@ -170,7 +171,33 @@ pub struct Figures {
     /// Files whose result with a restored KV state differs from plain greedy's (must be none).
     pub cache_differs: Vec<String>,
     pub roles: Vec<RoleFigures>,
+    /// Each file's first answer against a retry round that follows it.
+    pub retry: Vec<RetryRun>,
     pub peak_rss_mb: Option<u64>,
+}
+
+/// What one round of one file cost.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct RoundCost {
+    /// Prompt and generation, the model's load left out.
+    pub seconds: f64,
+    pub prompt_tokens: usize,
+    /// Prompt tokens already in the model's cache.
+    pub reused_tokens: usize,
+    pub generated_tokens: usize,
+}
+
+/// A file's first answer and one retry round after it, with the same model (issue 10: a
+/// retry round should cost at most 40 % of the first round, its prompt reused). The retry's
+/// conversation starts with the first prompt and answer, which the model's cache still holds,
+/// so only the feedback is new prompt; its answer is as long as the model makes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryRun {
+    pub task: String,
+    pub path: String,
+    pub role: Role,
+    pub first: RoundCost,
+    pub retry: RoundCost,
 }
 
 impl Figures {
@@ -197,6 +224,7 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<Figures, BenchError> {
     let plain = pass(lifecycle, root, tasks, false, None, progress)?;
+    let retry = retry_rounds(lifecycle, root, tasks, progress)?;
     let speculative = pass(lifecycle, root, tasks, true, None, progress)?;
     let cache = KvCache::new(kv_dir.to_owned(), 4096);
     let mut runs = Vec::new();
@@ -275,8 +303,93 @@ pub fn run(
         first_run,
         second_run,
         roles,
+        retry,
         peak_rss_mb: crate::lifecycle::peak_rss().map(mb),
     })
+}
+
+/// Answers each task's files once (plain greedy, no feedback, no escalation), one file at a
+/// time, and gives each answered file one retry round right after, as `--verify` feedback
+/// does: the same model, the conversation so far, a failed check as the feedback.
+fn retry_rounds(
+    lifecycle: &mut Lifecycle<Llama>,
+    root: &Path,
+    tasks: &[BenchTask],
+    progress: &dyn Progress,
+) -> Result<Vec<RetryRun>, BenchError> {
+    let feedback = FileError::Verify(
+        "(codey bench) the check could not run; answer again with the same edit".to_owned(),
+    );
+    let mut runs = Vec::new();
+    for task in tasks {
+        step(
+            progress,
+            format!("{} (a first answer, then a retry round)", task.name),
+        );
+        let options = ScanOptions {
+            paths: task.paths.iter().map(PathBuf::from).collect(),
+            ..ScanOptions::default()
+        };
+        let scanned = scan::scan(root, root, &options)?;
+        let request = EditRequest {
+            instruction: task.instruction.clone(),
+            role: None,
+            speculate: false,
+            kv_cache: None,
+            rounds: 0,
+            escalation: Vec::new(),
+            known_names: None,
+            jobs: 1,
+        };
+        for cand in scanned.files {
+            // One file per run: the model's cache then holds this file's conversation.
+            let report = engine::run(
+                lifecycle,
+                &mut Router::new(crate::router::DEFAULT_MARGIN),
+                &request,
+                vec![cand.clone()],
+                &[],
+                &Silent,
+            );
+            let Some(first) = report.files.into_iter().next() else {
+                continue;
+            };
+            let (Some(role), Some(round)) = (first.role, first.rounds.first()) else {
+                continue;
+            };
+            let first_cost = RoundCost {
+                seconds: round.seconds,
+                prompt_tokens: first.prompt_tokens,
+                reused_tokens: first.reused_tokens,
+                generated_tokens: first.generated_tokens,
+            };
+            let answered = first.rounds.len();
+            let retried = engine::revise(
+                lifecycle,
+                &request,
+                &cand,
+                first.clone(),
+                &feedback,
+                &Silent,
+            );
+            let Some(again) = retried.rounds.get(answered) else {
+                continue;
+            };
+            runs.push(RetryRun {
+                task: task.name.clone(),
+                path: cand.rel.clone(),
+                role,
+                first: first_cost,
+                retry: RoundCost {
+                    seconds: again.seconds,
+                    prompt_tokens: retried.prompt_tokens - first.prompt_tokens,
+                    reused_tokens: retried.reused_tokens - first.reused_tokens,
+                    generated_tokens: retried.generated_tokens - first.generated_tokens,
+                },
+            });
+        }
+    }
+    Ok(runs)
 }
 
 fn pass(
@@ -307,7 +420,7 @@ fn pass(
             kv_cache: kv_cache.cloned(),
             // The bench times first answers: no feedback rounds, no escalation.
             rounds: 0,
-            escalate_to: None,
+            escalation: Vec::new(),
             known_names: None,
             jobs: 1,
         };

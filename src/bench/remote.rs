@@ -116,7 +116,7 @@ fn pass(
         speculate: false,
         kv_cache: None,
         rounds: 0,
-        escalate_to: None,
+        escalation: Vec::new(),
         known_names: None,
         jobs: slots,
     };

@@ -307,6 +307,7 @@ prompt phase, first/second run: {:.1}s / {:.1}s = {:.1}x faster ({restored} of {
         );
     }
     parallel_table(&mut s, f);
+    retry_table(&mut s, f);
     let loads: Vec<String> = f
         .roles
         .iter()
@@ -376,6 +377,49 @@ fn parallel_table(s: &mut String, f: &Figures) {
             );
         }
     }
+}
+
+/// Each file's retry round against its first answer, and the two summed.
+fn retry_table(s: &mut String, f: &Figures) {
+    if f.retry.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n### Retry rounds (the conversation so far reused from the model's cache)\n"
+    );
+    let _ = writeln!(
+        s,
+        "| task | file | role | first s | retry s | retry/first | retry prompt tokens | reused | first generated | retry generated |"
+    );
+    let _ = writeln!(
+        s,
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let (mut first, mut retry) = (0.0, 0.0);
+    for r in &f.retry {
+        first += r.first.seconds;
+        retry += r.retry.seconds;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.1} | {:.1} | {:.0} % | {} | {} | {} | {} |",
+            r.task,
+            r.path,
+            r.role,
+            r.first.seconds,
+            r.retry.seconds,
+            100.0 * r.retry.seconds / r.first.seconds.max(1e-9),
+            r.retry.prompt_tokens,
+            r.retry.reused_tokens,
+            r.first.generated_tokens,
+            r.retry.generated_tokens
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nretry rounds / first answers: {retry:.1}s / {first:.1}s = {:.0} % (target: at most 40 %)",
+        100.0 * retry / first.max(1e-9)
+    );
 }
 
 fn row(s: &mut String, name: &str, t: &Totals) {

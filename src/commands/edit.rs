@@ -143,7 +143,10 @@ pub fn execute(
     root: &Path,
     ui: Ui,
 ) -> Result<ExitCode> {
-    let loaded = run.config.load()?;
+    let mut loaded = run.config.load()?;
+    if let Some(order) = &run.escalation {
+        loaded.config.escalation.clone_from(&order.0);
+    }
     let check = request.check;
     let plan = plan(request, run);
     let bar = Rc::new(Bar::new(Show::choose(!run.no_progress && !ui.quiet)));

@@ -30,14 +30,6 @@ use crate::syntax;
 /// Tokens always left for the answer; a prompt that leaves fewer is refused, not truncated.
 pub const MIN_ANSWER_TOKENS: usize = 256;
 
-/// The longest answer a file of `file_tokens` tokens gets: four times the file and 1024 more.
-/// Search/replace blocks quote the text they change and whole-file answers copy the file, so
-/// a sound edit stays well inside this; an answer past it is a runaway that would otherwise
-/// run on to the end of the context, minutes on a small CPU.
-pub fn answer_budget(file_tokens: usize) -> usize {
-    file_tokens.saturating_mul(4).saturating_add(1024)
-}
-
 /// What to do with one batch.
 #[derive(Debug, Clone)]
 pub struct EditRequest {
@@ -51,8 +43,10 @@ pub struct EditRequest {
     /// Rounds of feedback after a first answer that does not parse, apply or pass the syntax
     /// gate (`--rounds`).
     pub rounds: usize,
-    /// Where a file that still fails with the coder goes once more; None: nowhere.
-    pub escalate_to: Option<Role>,
+    /// The editors a file goes through, in order, while it still fails after its rounds: one
+    /// that fails with a role goes on to the role after it here (the config's `escalation`).
+    /// Empty, one role, or a role not listed: no escalation.
+    pub escalation: Vec<Role>,
     /// The instruction's names the whole run holds, when the batch is one shard of it
     /// (`--shard`); None: the batch is the run.
     pub known_names: Option<Vec<String>>,
@@ -89,7 +83,8 @@ pub enum FileError {
         error: EditError,
         cut_off: Option<String>,
     },
-    /// A whole-file answer that loses most of the file or drops definitions; not applied.
+    /// A whole-file answer that loses most of the file, drops definitions, or only deletes
+    /// statements from a function body, none of it asked for; not applied.
     #[error("{0}")]
     PartialAnswer(String),
     /// The edit adds a parse error to the file (the syntax gate); not applied.
@@ -393,9 +388,14 @@ pub fn run<B: Backend>(
             }
         }
     }
-    // Group by role (stable within a role) so each editor is loaded once; files the coder
-    // gives up on join the escalation role's group, so that model still loads once.
-    work.sort_by_key(|(role, ..)| *role);
+    // Group by role (stable within a role), in escalation order, so each editor is loaded
+    // once; files a model gives up on join the next role's group, still ahead of them, so
+    // that model too still loads once.
+    let rank = |role: Role| {
+        let at = request.escalation.iter().position(|r| *r == role);
+        (at.unwrap_or(request.escalation.len()), role)
+    };
+    work.sort_by_key(|(role, ..)| rank(*role));
     let total = work.len();
     let mut broken: Option<(Role, String)> = None;
     let mut queue: std::collections::VecDeque<Job> = work
@@ -446,7 +446,7 @@ pub fn run<B: Backend>(
                 Some(to) => {
                     let at = queue
                         .iter()
-                        .position(|j| j.role > to)
+                        .position(|j| rank(j.role) > rank(to))
                         .unwrap_or(queue.len());
                     queue.insert(
                         at,
@@ -487,15 +487,18 @@ struct Job {
     earlier: Option<Box<FileReport>>,
 }
 
-/// Where a failed file goes next, if anywhere: once, from the coder to the escalation role,
-/// when another answer could help.
+/// Where a failed file goes next, if anywhere: the role after its own in the escalation
+/// order, when another answer could help. A file sees each editor at most once, even if a
+/// caller's order names one twice (the config's may not).
 fn escalation(request: &EditRequest, job: &Job, report: &FileReport) -> Option<Role> {
-    let to = request.escalate_to?;
     let Outcome::Failed(error) = &report.outcome else {
         return None;
     };
-    (job.earlier.is_none() && job.role == Role::Coder && to != job.role && error.retryable())
-        .then_some(to)
+    let order = &request.escalation;
+    let at = order.iter().position(|r| *r == job.role)?;
+    let to = *order.get(at + 1)?;
+    let seen = report.rounds.iter().any(|r| r.role == to);
+    (error.retryable() && to != job.role && !seen).then_some(to)
 }
 
 /// Edits one file with its job's model; an earlier model's rounds come first in the report.
@@ -851,7 +854,7 @@ fn attempt<M: LanguageModel>(
         ..
     } = *task;
     let text = model.chat_prompt(conversation).map_err(generation_error)?;
-    let (tokens, file_tokens) =
+    let (tokens, _) =
         tokenize_prompt(model, &text, &cand.rel, &cand.content).map_err(generation_error)?;
     report.prompt_tokens += tokens.len();
     let context = model.context_size();
@@ -862,9 +865,11 @@ fn attempt<M: LanguageModel>(
             role,
         });
     }
-    let budget = answer_budget(file_tokens);
+    // No cap of its own on the answer: filling in a stub legitimately runs to many times the
+    // file (issue 10 saw one cut off at four times the file and 1024 more). A looping answer
+    // is stopped by the guard below, and anything else by the end of the context.
     let options = GenerateOptions {
-        max_tokens: (context - tokens.len() - 1).min(budget),
+        max_tokens: context - tokens.len() - 1,
         speculate,
     };
     // The rate counts from the first generated token: prompt processing is not generation.
@@ -920,12 +925,11 @@ fn attempt<M: LanguageModel>(
     tracing::debug!(path = %cand.rel, answer = %generation.text, "model answer");
     answer_text.clone_from(&generation.text);
     let cut_off = match generation.stop {
-        StopReason::MaxTokens if options.max_tokens == budget => Some(format!(
-            "the answer was cut off at its budget of {budget} tokens, four times the file and 1024 more"
+        StopReason::MaxTokens | StopReason::ContextFull => Some(format!(
+            "the answer was cut off at the context limit: {} tokens of the {context}-token \
+             context of the {role} model were left for it",
+            options.max_tokens
         )),
-        StopReason::MaxTokens | StopReason::ContextFull => {
-            Some("the answer was cut off at the context limit".to_owned())
-        }
         StopReason::EndOfGeneration | StopReason::Stopped => None,
     };
     let answer_error = |error: EditError| FileError::Answer {
@@ -937,7 +941,7 @@ fn attempt<M: LanguageModel>(
     report.repeated_blocks += edit::drop_repeats(&mut answer);
     let applied = edit::resolve(&cand.content, &answer).map_err(answer_error)?;
     if let edit::Answer::WholeFile(_) = answer {
-        check_whole_file(instruction, &cand.content, &applied.text)
+        check_whole_file(instruction, &cand.rel, &cand.content, &applied.text)
             .map_err(FileError::PartialAnswer)?;
     }
     if let Some((language, error)) = syntax::new_error(&cand.rel, &cand.content, &applied.text) {
@@ -1010,10 +1014,13 @@ fn tokenize_prompt<M: LanguageModel>(
     Ok((tokens, file_tokens))
 }
 
-/// Small models asked for a whole file sometimes answer with only the part they changed.
-/// Applying that would delete the rest, so an answer that loses most of the file's lines, or
-/// drops a definition the instruction does not name, is refused.
-fn check_whole_file(instruction: &str, old: &str, new: &str) -> Result<(), String> {
+/// Small models asked for a whole file sometimes answer with only the part they changed, or
+/// copy the file and lose a line on the way. Applying that would delete code nobody asked to
+/// delete, so an answer that loses most of the file's lines, drops a definition the
+/// instruction does not name, or only deletes statements from a function body (see
+/// [`syntax::dropped_statements`]) when the instruction does not ask for code to go
+/// ([`asks_to_remove`]) is refused.
+fn check_whole_file(instruction: &str, path: &str, old: &str, new: &str) -> Result<(), String> {
     let (old_lines, new_lines) = (old.lines().count(), new.lines().count());
     if old_lines >= 6 && new_lines * 2 < old_lines {
         return Err(format!(
@@ -1027,13 +1034,84 @@ fn check_whole_file(instruction: &str, old: &str, new: &str) -> Result<(), Strin
         .filter(|s| !kept.contains(s) && !instruction.contains(s.as_str()))
         .map(|s| format!("`{s}`"))
         .collect();
-    if dropped.is_empty() {
+    if !dropped.is_empty() {
+        return Err(format!(
+            "the model's whole-file answer drops {} without being asked; not applied",
+            dropped.join(", ")
+        ));
+    }
+    if asks_to_remove(instruction) {
+        return Ok(());
+    }
+    let lost: Vec<String> = syntax::dropped_statements(path, old, new)
+        .into_iter()
+        .map(|d| {
+            let statements: Vec<String> = d
+                .statements
+                .iter()
+                .map(|s| format!("`{}`", shorten(s, 60)))
+                .collect();
+            format!("{} from `{}`", statements.join(", "), d.function)
+        })
+        .collect();
+    if lost.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "the model's whole-file answer drops {} without being asked; not applied",
-            dropped.join(", ")
+            "the model's whole-file answer drops {} without being asked; not applied (copy \
+             every line the instruction does not ask to change)",
+            lost.join("; ")
         ))
+    }
+}
+
+/// Whether an instruction may want statements gone: it asks to remove or restructure code, or
+/// to fix or speed it up, where deleting a line can be the whole edit. The rule is about the
+/// verb, not the names: an instruction to document, annotate, rename or add leaves every
+/// statement where it was, so a body that only lost statements under it lost them by mistake.
+/// Stems match the start of a word ("removes", "Simplify"); phrases anywhere.
+fn asks_to_remove(instruction: &str) -> bool {
+    const STEMS: &[&str] = &[
+        "remov",
+        "delet",
+        "drop",
+        "strip",
+        "elimin",
+        "prun",
+        "trim",
+        "unused",
+        "dead",
+        "redundan",
+        "duplicat",
+        "dedup",
+        "simplif",
+        "rewrit",
+        "refactor",
+        "restructur",
+        "clean",
+        "tidy",
+        "shorten",
+        "inline",
+        "fix",
+        "bug",
+        "optimi",
+        "faster",
+        "speed",
+        "disable",
+    ];
+    const PHRASES: &[&str] = &["comment out", "get rid", "take out", "no longer"];
+    let lower = instruction.to_lowercase();
+    PHRASES.iter().any(|p| lower.contains(p))
+        || lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|word| STEMS.iter().any(|stem| word.starts_with(stem)))
+}
+
+/// `text` cut to `max` characters, an ellipsis marking the cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 

@@ -531,6 +531,81 @@ fn malformed_config_names_the_key_and_file() {
 }
 
 #[test]
+fn the_configured_escalation_order_is_honoured_and_checked() {
+    let repo =
+        TestRepo::with_files(&[("inventory.py", "def count(items):\n    return len(items)\n")]);
+    let docstring = "    \"\"\"Return how many items there are.\"\"\"\n";
+    let mut script = answers(&[
+        // The algorithm model fails; the coder's answer applies.
+        (
+            "You are an expert in algorithms and performance.",
+            "I added the docstring.",
+        ),
+        (
+            &file_prompt("inventory.py"),
+            &blocks(&[(
+                "def count(items):\n",
+                &format!("def count(items):\n{docstring}"),
+            )]),
+        ),
+    ]);
+    script["labels"] = serde_json::json!([
+        {"when": "File: inventory.py", "label": "algorithm", "score": -0.1}
+    ]);
+    repo.script(&script);
+    let mut config = config_json(4000, &repo.model_dir());
+    config["escalation"] = serde_json::json!(["algorithm", "coder"]);
+    let path = repo.config(&config);
+    let instruction = "add a docstring to `count`";
+    let run = repo
+        .edit_with_config(instruction, &path, &["--rounds", "0", "--format", "json"])
+        .expect(0);
+    let file = file_report(&run.json(), "inventory.py");
+    assert_eq!(file["outcome"], "changed", "{file}");
+    assert_eq!(file["role"], "coder", "{file}");
+    let rounds: Vec<(&str, &str)> = file["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["role"].as_str().unwrap(), r["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rounds, vec![("algorithm", "empty-answer"), ("coder", "ok")]);
+    // The summary names the model that made the emitted edit.
+    let err = run.stderr();
+    assert!(
+        err.contains("changed   coder     inventory.py: +1 -0"),
+        "{err}"
+    );
+    // The default order never sends an algorithm file to the coder.
+    config.as_object_mut().unwrap().remove("escalation");
+    let path = repo.config(&config);
+    let run = repo
+        .edit_with_config(instruction, &path, &["--rounds", "0", "--format", "json"])
+        .expect(2);
+    let file = file_report(&run.json(), "inventory.py");
+    assert_eq!(file["role"], "algorithm", "{file}");
+    assert_eq!(file["rounds"].as_array().unwrap().len(), 1, "{file}");
+    // A role that does not exist is a config error naming the key, before any model runs.
+    config["escalation"] = serde_json::json!(["coder", "fast"]);
+    let path = repo.config(&config);
+    let err = repo
+        .edit_with_config(instruction, &path, &[])
+        .expect(2)
+        .stderr();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.contains("key `escalation`: unknown role `fast`: the escalation order names `coder` and `algorithm`"),
+        "{err}"
+    );
+    // So is one on the command line.
+    let err = repo
+        .edit_with_config(instruction, &path, &["--escalation", "coder,coder"])
+        .expect(2)
+        .stderr();
+    assert!(err.contains("`coder` is named twice"), "{err}");
+}
+
+#[test]
 fn edit_help_documents_every_flag() {
     let repo = TestRepo::with_files(&[("a.py", "x = 1\n")]);
     let help = repo.codey_plain(&["edit", "--help"]).expect(0).stdout();
@@ -556,6 +631,8 @@ fn edit_help_documents_every_flag() {
         "--no-progress",
         "--speculate",
         "--no-kv-cache",
+        "--no-escalate",
+        "--escalation",
     ] {
         assert!(help.contains(flag), "{flag} missing from help:\n{help}");
     }
