@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use crate::model::{
-    ChatMessage, GenerateOptions, Generation, LanguageModel, Logits, ModelError, OnToken, Token,
+    ChatApi, ChatMessage, GenerateOptions, Generation, LanguageModel, Logits, ModelError, OnToken,
+    Token,
 };
 use crate::remote::RemoteModel;
 
@@ -73,6 +74,10 @@ impl<M: LanguageModel> LanguageModel for Loaded<M> {
 
     fn load_state(&mut self, path: &Path) -> Result<Vec<Token>, ModelError> {
         forward!(self, m => m.load_state(path))
+    }
+
+    fn chat_api(&mut self) -> Option<&mut dyn ChatApi> {
+        forward!(self, m => m.chat_api())
     }
 
     fn is_end(&self, token: Token) -> bool {

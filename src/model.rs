@@ -168,6 +168,25 @@ pub enum Logits {
     All,
 }
 
+/// A model that takes whole conversations (an OpenAI-compatible chat API): the chat template,
+/// tokenizer and cache are the server's alone, so codey hands it messages, not tokens.
+pub trait ChatApi {
+    /// Greedy answer to `messages`; `on_token` sees the answer grow (one call per piece).
+    fn chat(
+        &mut self,
+        messages: &[ChatMessage],
+        on_token: &mut OnToken<'_>,
+    ) -> Result<Generation, ModelError>;
+
+    /// For each label, the log-probability that the answer to `messages` starts with it, from
+    /// the server's top first tokens.
+    fn chat_label_scores(
+        &mut self,
+        messages: &[ChatMessage],
+        labels: &[&str],
+    ) -> Result<Vec<f32>, ModelError>;
+}
+
 /// One loaded model with its own context (KV cache), at token level. Positions are explicit, so
 /// a caller can keep a shared prefix in the cache and decode only what follows it.
 pub trait LanguageModel {
@@ -210,6 +229,11 @@ pub trait LanguageModel {
     fn load_state(&mut self, path: &Path) -> Result<Vec<Token>, ModelError> {
         let _ = path;
         Err(ModelError::Decode("this model cannot load a state".into()))
+    }
+
+    /// The conversation-level API, for a model that has no token-level one here.
+    fn chat_api(&mut self) -> Option<&mut dyn ChatApi> {
+        None
     }
 
     /// Whether `token` ends a generation.

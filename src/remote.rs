@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::model::{
-    ChatMessage, GenerateOptions, Generation, LanguageModel, Logits, ModelError, OnToken,
+    ChatApi, ChatMessage, GenerateOptions, Generation, LanguageModel, Logits, ModelError, OnToken,
     StopReason, Token,
 };
 
@@ -30,6 +30,10 @@ pub struct Endpoint {
     /// The server's API.
     #[serde(default)]
     pub api: Api,
+    /// The model name sent with each request and checked against `/v1/models` (OpenAI API
+    /// only; vLLM and Ollama need it). Empty: the first model the server lists.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub model: String,
     /// The environment variable that holds the API key, sent as a bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
@@ -48,6 +52,7 @@ impl Endpoint {
         Endpoint {
             url: url.into(),
             api: Api::default(),
+            model: String::new(),
             api_key_env: None,
             timeout_seconds: default_timeout_seconds(),
         }
@@ -77,6 +82,9 @@ pub enum Api {
     /// `n_probs`, slots.
     #[default]
     LlamaServer,
+    /// An OpenAI-compatible server (vLLM, Ollama, llama-server's `/v1`): whole conversations
+    /// to `/v1/chat/completions`, label scores from `top_logprobs`.
+    Openai,
 }
 
 /// Why a server could not be used.
@@ -123,7 +131,12 @@ pub struct RemoteModel {
     context: usize,
     slots: usize,
     served: String,
+    api: Api,
 }
+
+/// Requests an OpenAI-compatible server is given side by side at most (it batches on its own
+/// and does not say how many slots it has).
+const OPENAI_SLOTS: usize = 16;
 
 /// What a health and identity check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +171,14 @@ impl RemoteModel {
             context,
             slots: 1,
             served: String::new(),
+            api: endpoint.api,
         };
+        if endpoint.api == Api::Openai {
+            model.served = model.openai_model(&endpoint.model)?;
+            model.context = context;
+            model.slots = OPENAI_SLOTS;
+            return Ok(model);
+        }
         let facts = model.facts()?;
         if let Some(expected) = expected.and_then(Path::file_name) {
             let expected = expected.to_string_lossy();
@@ -199,6 +219,37 @@ impl RemoteModel {
     /// Requests the server serves side by side.
     pub fn slots(&self) -> usize {
         self.slots
+    }
+
+    /// The model to ask for on an OpenAI-compatible server: `wanted` when `/v1/models` lists
+    /// it, the first listed when `wanted` is empty. A server that is down fails at once.
+    fn openai_model(&self, wanted: &str) -> Result<String, RemoteError> {
+        let models = self.retrying(false, || {
+            let response = self.send("GET", "/v1/models", None)?;
+            read_json(response).map_err(Failure::Retry)
+        })?;
+        let ids: Vec<String> = models["data"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if wanted.is_empty() {
+            return ids
+                .into_iter()
+                .next()
+                .ok_or_else(|| self.protocol("/v1/models lists no model"));
+        }
+        ids.iter()
+            .find(|id| id.as_str() == wanted)
+            .cloned()
+            .ok_or_else(|| RemoteError::OtherModel {
+                url: self.url.clone(),
+                served: ids.join(", "),
+                expected: wanted.to_owned(),
+            })
     }
 
     /// Health, then the served model, context per slot and slot count (`/health`, `/props`).
@@ -408,6 +459,173 @@ impl RemoteModel {
     }
 }
 
+impl RemoteModel {
+    fn chat_body(&self, messages: &[ChatMessage]) -> Value {
+        let messages: Vec<Value> = messages
+            .iter()
+            .map(|m| json!({"role": m.role, "content": m.content}))
+            .collect();
+        json!({"model": self.served, "messages": messages, "temperature": 0.0})
+    }
+
+    /// One streamed chat answer; the end needs a `finish_reason`, else the answer is cut short.
+    fn chat_stream(
+        &self,
+        messages: &[ChatMessage],
+        on_token: &mut OnToken<'_>,
+    ) -> Result<Generation, Failure> {
+        let mut body = self.chat_body(messages);
+        body["stream"] = json!(true);
+        body["stream_options"] = json!({"include_usage": true});
+        let started = Instant::now();
+        let response = self.send("POST", "/v1/chat/completions", Some(&body))?;
+        let mut reader = BufReader::new(response.into_body().into_reader());
+        let (mut answer, mut pieces, mut line) = (Vec::new(), 0, String::new());
+        let mut first: Option<f64> = None;
+        let mut finish: Option<String> = None;
+        let mut last = Value::Null;
+        loop {
+            line.clear();
+            let read = reader
+                .read_line(&mut line)
+                .map_err(|e| Failure::Retry(format!("the answer stream broke: {e}")))?;
+            let data = line.trim_end().strip_prefix("data: ").map(str::to_owned);
+            if read == 0 || data.as_deref() == Some("[DONE]") {
+                break;
+            }
+            let Some(data) = data else { continue };
+            let event: Value = serde_json::from_str(&data)
+                .map_err(|e| Failure::Final(format!("an answer event is not JSON: {e}")))?;
+            if let Some(error) = event.get("error") {
+                return Err(Failure::Final(format!("the server failed: {error}")));
+            }
+            let choice = &event["choices"][0];
+            if let Some(piece) = choice["delta"]["content"]
+                .as_str()
+                .filter(|p| !p.is_empty())
+            {
+                first.get_or_insert_with(|| started.elapsed().as_secs_f64());
+                answer.extend_from_slice(piece.as_bytes());
+                pieces += 1;
+                if on_token(pieces, &answer).is_break() {
+                    finish = Some("stopped".to_owned());
+                    break;
+                }
+            }
+            if let Some(reason) = choice["finish_reason"].as_str() {
+                finish = Some(reason.to_owned());
+            }
+            if event.get("usage").is_some_and(|u| !u.is_null()) || event.get("timings").is_some() {
+                last = event;
+            }
+        }
+        let Some(finish) = finish else {
+            return Err(Failure::Retry(
+                "the server closed the answer before it ended".to_owned(),
+            ));
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        let first = first.unwrap_or(elapsed);
+        let usage = &last["usage"];
+        let timings = &last["timings"];
+        Ok(Generation {
+            text: String::from_utf8_lossy(&answer).into_owned(),
+            prompt_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0) as usize,
+            reused_tokens: usage["prompt_tokens_details"]["cached_tokens"]
+                .as_u64()
+                .unwrap_or(0) as usize,
+            generated_tokens: usage["completion_tokens"]
+                .as_u64()
+                .map_or(pieces, |n| n as usize),
+            drafted_tokens: 0,
+            accepted_tokens: 0,
+            // The server's own timings where it gives them (llama-server), else the wait for
+            // the first piece and the rest.
+            prompt_seconds: timings["prompt_ms"]
+                .as_f64()
+                .map_or(first, |ms| ms / 1000.0),
+            generate_seconds: timings["predicted_ms"]
+                .as_f64()
+                .map_or(elapsed - first, |ms| ms / 1000.0),
+            stop: match finish.as_str() {
+                "length" => StopReason::ContextFull,
+                "stopped" => StopReason::Stopped,
+                _ => StopReason::EndOfGeneration,
+            },
+        })
+    }
+}
+
+impl ChatApi for RemoteModel {
+    fn chat(
+        &mut self,
+        messages: &[ChatMessage],
+        on_token: &mut OnToken<'_>,
+    ) -> Result<Generation, ModelError> {
+        self.retrying(true, || self.chat_stream(messages, on_token))
+            .map_err(model_error)
+    }
+
+    fn chat_label_scores(
+        &mut self,
+        messages: &[ChatMessage],
+        labels: &[&str],
+    ) -> Result<Vec<f32>, ModelError> {
+        let mut body = self.chat_body(messages);
+        body["max_tokens"] = json!(1);
+        body["logprobs"] = json!(true);
+        body["top_logprobs"] = json!(20);
+        let answer = self
+            .request("POST", "/v1/chat/completions", Some(&body))
+            .map_err(model_error)?;
+        let top: Vec<(String, f32)> = answer["choices"][0]["logprobs"]["content"][0]
+            ["top_logprobs"]
+            .as_array()
+            .map(|top| {
+                top.iter()
+                    .filter_map(|t| {
+                        Some((
+                            t["token"].as_str()?.to_owned(),
+                            t["logprob"].as_f64()? as f32,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if top.is_empty() {
+            return Err(ModelError::Decode(
+                "the server gave no token probabilities (logprobs)".to_owned(),
+            ));
+        }
+        scores_from_pieces(&top, labels).ok_or_else(|| {
+            ModelError::Decode("none of the labels is among the server's top tokens".to_owned())
+        })
+    }
+}
+
+/// Label scores from top tokens known only by their text: a label's score is the best of the
+/// tokens it starts with (a first token `cod` stands for `coder`); a label none starts with
+/// gets the lowest score shown. None when no label matches any token.
+fn scores_from_pieces(top: &[(String, f32)], labels: &[&str]) -> Option<Vec<f32>> {
+    let floor = top.iter().map(|t| t.1).fold(f32::INFINITY, f32::min);
+    let found: Vec<Option<f32>> = labels
+        .iter()
+        .map(|label| {
+            top.iter()
+                .filter(|(piece, _)| {
+                    let piece = piece.trim().to_lowercase();
+                    !piece.is_empty() && label.starts_with(piece.as_str())
+                })
+                .map(|t| t.1)
+                .reduce(f32::max)
+        })
+        .collect();
+    if found.iter().all(Option::is_none) {
+        return None;
+    }
+    Some(found.into_iter().map(|f| f.unwrap_or(floor)).collect())
+}
+
 /// A failed attempt: worth another try after a pause, or not.
 enum Failure {
     /// Nothing listens: final before a batch (the server is down), worth waiting for during
@@ -555,6 +773,13 @@ impl LanguageModel for RemoteModel {
         &[]
     }
 
+    fn chat_api(&mut self) -> Option<&mut dyn ChatApi> {
+        match self.api {
+            Api::Openai => Some(self),
+            Api::LlamaServer => None,
+        }
+    }
+
     fn is_end(&self, _: Token) -> bool {
         false
     }
@@ -648,6 +873,20 @@ mod tests {
             StopReason::EndOfGeneration
         );
         assert_eq!(finished(&eos, 4, vec![], 2).generated_tokens, 2);
+    }
+
+    #[test]
+    fn labels_are_scored_by_the_pieces_they_start_with() {
+        let top = [
+            (" cod".to_owned(), -0.5),
+            ("algorithm".to_owned(), -2.0),
+            ("x".to_owned(), -7.0),
+        ];
+        assert_eq!(
+            scores_from_pieces(&top, &["coder", "algorithm"]),
+            Some(vec![-0.5, -2.0])
+        );
+        assert_eq!(scores_from_pieces(&top, &["zeta"]), None);
     }
 
     #[test]

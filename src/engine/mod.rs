@@ -20,7 +20,7 @@ use crate::generate;
 use crate::kvcache::KvCache;
 use crate::lifecycle::{Lifecycle, Stats};
 use crate::model::{
-    Backend, ChatMessage, GenerateOptions, LanguageModel, ModelError, StopReason, Token,
+    Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, ModelError, StopReason, Token,
 };
 use crate::prompt;
 use crate::router::{self, Decision, Router, Source};
@@ -850,28 +850,8 @@ fn attempt<M: LanguageModel>(
         role,
         instruction,
         cand,
-        speculate,
         ..
     } = *task;
-    let text = model.chat_prompt(conversation).map_err(generation_error)?;
-    let (tokens, _) =
-        tokenize_prompt(model, &text, &cand.rel, &cand.content).map_err(generation_error)?;
-    report.prompt_tokens += tokens.len();
-    let context = model.context_size();
-    if tokens.len() + MIN_ANSWER_TOKENS > context {
-        return Err(FileError::PromptTooLong {
-            tokens: tokens.len(),
-            context,
-            role,
-        });
-    }
-    // No cap of its own on the answer: filling in a stub legitimately runs to many times the
-    // file (issue 10 saw one cut off at four times the file and 1024 more). A looping answer
-    // is stopped by the guard below, and anything else by the end of the context.
-    let options = GenerateOptions {
-        max_tokens: context - tokens.len() - 1,
-        speculate,
-    };
     // The rate counts from the first generated token: prompt processing is not generation.
     let mut first_token: Option<Instant> = None;
     let mut on_token = |generated: usize, answer: &[u8]| {
@@ -891,44 +871,32 @@ fn attempt<M: LanguageModel>(
             ControlFlow::Continue(())
         }
     };
-    // A state saved by an earlier run replaces prompt processing, unless the cache in memory
-    // already holds most of this prompt.
-    let restoring = Instant::now();
-    // The key hashes the model file's metadata and every prompt token: computed once, used to
-    // restore and then to store.
-    let kv = task
-        .kv
-        .as_ref()
-        .map(|(cache, model_path)| (*cache, KvCache::key(model_path, &tokens)));
-    let restored = kv.as_ref().is_some_and(|(cache, key)| {
-        let shared = generate::shared_prefix(model.cached(), &tokens);
-        shared * 2 < tokens.len() && cache.restore(model, key, &tokens)
-    });
-    let restore_seconds = restoring.elapsed().as_secs_f64();
-    let generation = model
-        .generate(&tokens, &options, &mut on_token)
-        .map_err(generation_error)?;
-    if let Some((cache, key)) = &kv {
-        if !restored {
-            // Only the prompt's state is worth keeping: a restore cuts the answer off anyway.
-            model.truncate(tokens.len());
-            cache.store(model, key);
+    let context = model.context_size();
+    // A model behind a conversation-level API gets the messages; the server's context bounds
+    // the answer and its usage counts the prompt.
+    let chat = model
+        .chat_api()
+        .map(|chat| chat.chat(conversation, &mut on_token));
+    let (generation, left) = match chat {
+        Some(generation) => {
+            let generation = generation.map_err(generation_error)?;
+            report.prompt_tokens += generation.prompt_tokens;
+            (generation, context)
         }
-    }
+        None => local_generation(model, task, conversation, report, &mut on_token)?,
+    };
     report.generated_tokens += generation.generated_tokens;
     report.reused_tokens += generation.reused_tokens;
     report.drafted_tokens += generation.drafted_tokens;
     report.accepted_tokens += generation.accepted_tokens;
-    report.prompt_seconds += generation.prompt_seconds + restore_seconds;
-    report.restored |= restored;
+    report.prompt_seconds += generation.prompt_seconds;
     report.generate_seconds += generation.generate_seconds;
     tracing::debug!(path = %cand.rel, answer = %generation.text, "model answer");
     answer_text.clone_from(&generation.text);
     let cut_off = match generation.stop {
         StopReason::MaxTokens | StopReason::ContextFull => Some(format!(
-            "the answer was cut off at the context limit: {} tokens of the {context}-token \
-             context of the {role} model were left for it",
-            options.max_tokens
+            "the answer was cut off at the context limit: {left} tokens of the {context}-token \
+             context of the {role} model were left for it"
         )),
         StopReason::EndOfGeneration | StopReason::Stopped => None,
     };
@@ -973,6 +941,71 @@ fn attempt<M: LanguageModel>(
         flags: edit::hidden_characters(&cand.content, &applied.text),
         new_content: applied.text,
     })
+}
+
+/// Prompts a token-level model: renders and tokenizes the conversation, checks it leaves room
+/// for an answer, restores or stores the prompt's state on disk, generates. Returns the
+/// generation and the tokens that were left for the answer.
+fn local_generation<M: LanguageModel>(
+    model: &mut M,
+    task: &FileTask<'_>,
+    conversation: &[ChatMessage],
+    report: &mut FileReport,
+    on_token: &mut crate::model::OnToken<'_>,
+) -> Result<(Generation, usize), FileError> {
+    let FileTask {
+        role,
+        cand,
+        speculate,
+        ..
+    } = *task;
+    let text = model.chat_prompt(conversation).map_err(generation_error)?;
+    let (tokens, _) =
+        tokenize_prompt(model, &text, &cand.rel, &cand.content).map_err(generation_error)?;
+    report.prompt_tokens += tokens.len();
+    let context = model.context_size();
+    if tokens.len() + MIN_ANSWER_TOKENS > context {
+        return Err(FileError::PromptTooLong {
+            tokens: tokens.len(),
+            context,
+            role,
+        });
+    }
+    // No cap of its own on the answer: filling in a stub legitimately runs to many times the
+    // file (issue 10 saw one cut off at four times the file and 1024 more). A looping answer
+    // is stopped by the caller's guard (`on_token`), and anything else by the end of the
+    // context.
+    let options = GenerateOptions {
+        max_tokens: context - tokens.len() - 1,
+        speculate,
+    };
+    // A state saved by an earlier run replaces prompt processing, unless the cache in memory
+    // already holds most of this prompt.
+    let restoring = Instant::now();
+    // The key hashes the model file's metadata and every prompt token: computed once, used to
+    // restore and then to store.
+    let kv = task
+        .kv
+        .as_ref()
+        .map(|(cache, model_path)| (*cache, KvCache::key(model_path, &tokens)));
+    let restored = kv.as_ref().is_some_and(|(cache, key)| {
+        let shared = generate::shared_prefix(model.cached(), &tokens);
+        shared * 2 < tokens.len() && cache.restore(model, key, &tokens)
+    });
+    let restore_seconds = restoring.elapsed().as_secs_f64();
+    let generation = model
+        .generate(&tokens, &options, on_token)
+        .map_err(generation_error)?;
+    if let Some((cache, key)) = &kv {
+        if !restored {
+            // Only the prompt's state is worth keeping: a restore cuts the answer off anyway.
+            model.truncate(tokens.len());
+            cache.store(model, key);
+        }
+    }
+    report.prompt_seconds += restore_seconds;
+    report.restored |= restored;
+    Ok((generation, options.max_tokens))
 }
 
 /// The tokens of the edit prompt for one file, and how many of them are the file's.

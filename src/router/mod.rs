@@ -100,7 +100,12 @@ fn label_scores<M: LanguageModel>(
     instruction: &str,
     facts: &FileFacts,
 ) -> Result<[f32; 2], ModelError> {
-    let text = model.chat_prompt(&prompt(instruction, facts))?;
+    let messages = prompt(instruction, facts);
+    if let Some(chat) = model.chat_api() {
+        let scores = chat.chat_label_scores(&messages, &LABELS)?;
+        return Ok([scores[0], scores[1]]);
+    }
+    let text = model.chat_prompt(&messages)?;
     let tokens = model.tokenize(&text, true)?;
     let scores = model.label_scores(&tokens, &LABELS)?;
     Ok([scores[0], scores[1]])

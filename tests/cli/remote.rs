@@ -146,6 +146,15 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
             reply(&mut stream, 200, &json!({ "tokens": tokens }));
         }
         "/completion" => complete(&mut stream, state, &body, reply),
+        "/v1/models" => {
+            let model = state.lock().unwrap().model.clone();
+            reply(
+                &mut stream,
+                200,
+                &json!({"object": "list", "data": [{"id": model}]}),
+            );
+        }
+        "/v1/chat/completions" => chat(&mut stream, state, &body, reply),
         _ => reply(
             &mut stream,
             404,
@@ -228,6 +237,78 @@ fn label_answer(state: &Mutex<State>, prompt: &str) -> Value {
         {"id": u32::from(b'z'), "token": "z", "logprob": -12.0},
     ]);
     json!({"content": "a", "stop": true, "completion_probabilities": [{"id": 97, "logprob": algorithm, "top_logprobs": top}]})
+}
+
+/// An OpenAI-style chat answer: label probabilities for a one-token request with `logprobs`,
+/// else a streamed answer (one chunk per character, then usage and `[DONE]`), with the same
+/// troubles as `/completion`.
+fn chat(
+    stream: &mut TcpStream,
+    state: &Mutex<State>,
+    body: &Value,
+    reply: impl Fn(&mut TcpStream, u16, &Value),
+) {
+    let prompt: String = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    if body["logprobs"] == true {
+        let Some((algorithm, coder)) = state.lock().unwrap().label_logprobs else {
+            return reply(
+                stream,
+                200,
+                &json!({"choices": [{"message": {"content": "a"}}]}),
+            );
+        };
+        let (algorithm, coder) = if prompt.contains("N/A") {
+            (-1.0, -1.0)
+        } else {
+            (algorithm, coder)
+        };
+        let top = json!([{"token": "algo", "logprob": algorithm}, {"token": " cod", "logprob": coder}, {"token": "x", "logprob": -12.0}]);
+        return reply(
+            stream,
+            200,
+            &json!({"choices": [{"logprobs": {"content": [{"token": "algo", "logprob": algorithm, "top_logprobs": top}]}}]}),
+        );
+    }
+    let (answer, trouble) = {
+        let mut s = state.lock().unwrap();
+        s.completions += 1;
+        let answer = s
+            .answers
+            .iter()
+            .find(|(needle, _)| prompt.contains(needle.as_str()))
+            .map_or_else(|| "NO_CHANGE".to_owned(), |(_, a)| a.clone());
+        let trouble = (!s.troubles.is_empty()).then(|| s.troubles.remove(0));
+        (answer, trouble)
+    };
+    if let Some(Trouble::Status(status)) = trouble {
+        return reply(
+            stream,
+            status,
+            &json!({"error": {"code": status, "message": "Loading model"}}),
+        );
+    }
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    );
+    let pieces: Vec<String> = answer.chars().map(String::from).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        if matches!(trouble, Some(Trouble::CutAfter(n)) if i == n) {
+            return;
+        }
+        let event =
+            json!({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]});
+        let _ = write!(stream, "data: {event}\n\n");
+    }
+    let end = json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+    let usage = json!({"choices": [], "usage": {"prompt_tokens": prompt.len(), "completion_tokens": pieces.len()}});
+    let _ = write!(stream, "data: {end}\n\ndata: {usage}\n\ndata: [DONE]\n\n");
+    let _ = stream.flush();
 }
 
 /// Rename answers for the small files `names`.
@@ -481,5 +562,77 @@ fn a_served_router_decides_on_its_label_probabilities_and_without_them_the_keywo
     assert!(
         reason.contains("router model unavailable") && reason.contains("no token probabilities"),
         "{reason}"
+    );
+}
+
+#[test]
+fn an_openai_compatible_server_takes_whole_conversations_routes_and_retries() {
+    let names = ["a.py", "b.py"];
+    let repo = small_files(&names);
+    let server = FakeServer::start(&rename_answers(&names));
+    server.with(|s| {
+        s.label_logprobs = Some((-0.1, -6.0));
+        s.model = "Qwen/Qwen2.5-Coder-0.5B-Instruct".to_owned();
+        s.troubles = vec![Trouble::CutAfter(10)];
+    });
+    let endpoint =
+        json!({"url": server.url, "api": "openai", "model": "Qwen/Qwen2.5-Coder-0.5B-Instruct"});
+    let config = repo.config(&json!({
+        "models": {
+            "router": {"endpoint": endpoint},
+            "coder": {"endpoint": endpoint},
+            "algorithm": {"endpoint": endpoint}
+        },
+        "memory_budget_mb": 3000,
+        "model_dir": repo.home.join("no-models"),
+    }));
+    let config = config.to_str().unwrap();
+    let out = repo
+        .codey(&[
+            "edit",
+            RENAME,
+            "--config",
+            config,
+            "--format",
+            "json",
+            "--no-escalate",
+            "--jobs",
+            "2",
+        ])
+        .expect(0);
+    let json = out.json();
+    for name in names {
+        let file = crate::common::file_report(&json, name);
+        assert_eq!(
+            (file["outcome"].as_str(), file["role"].as_str()),
+            (Some("changed"), Some("algorithm")),
+            "{file:#}"
+        );
+        assert!(file["route_reason"]
+            .as_str()
+            .unwrap()
+            .contains("router model (margin 5.90)"));
+    }
+    repo.apply(json["patch"].as_str().unwrap());
+    assert!(repo.read("b.py").contains("print(new_name())"));
+    assert_eq!(
+        server.state(|s| s.completions),
+        3,
+        "the answer cut short was asked for again"
+    );
+    // Another model name than the server lists is refused by name.
+    let wrong = json!({"url": server.url, "api": "openai", "model": "llama3"});
+    let config = repo.config(&json!({
+        "models": {"router": {"endpoint": wrong}, "coder": {"endpoint": wrong}, "algorithm": {"endpoint": wrong}},
+        "memory_budget_mb": 3000,
+    }));
+    let out = repo
+        .codey(&["edit", RENAME, "--config", config.to_str().unwrap()])
+        .expect(2);
+    assert!(
+        out.stderr().contains("llama3")
+            && out.stderr().contains("Qwen/Qwen2.5-Coder-0.5B-Instruct"),
+        "{}",
+        out.stderr()
     );
 }

@@ -147,6 +147,38 @@ fn a_served_model_routes_and_edits_two_files_side_by_side() {
     let patch = json["patch"].as_str().unwrap();
     let at = |name: &str| patch.find(&format!("b/{name}")).unwrap();
     assert!(at("a.py") < at("b.py") && at("b.py") < at("c.py"));
+    // The same server through its OpenAI-compatible API: whole conversations, label scores
+    // from top_logprobs.
+    repo.git(&["checkout", "--", "."]);
+    let endpoint = json!({"url": server.url, "api": "openai"});
+    let openai = repo.config(&json!({
+        "models": {"router": {"endpoint": endpoint}, "coder": {"endpoint": endpoint}, "algorithm": {"endpoint": endpoint}},
+        "memory_budget_mb": 3000,
+    }));
+    let out = repo
+        .codey(&[
+            "edit",
+            RENAME,
+            "--config",
+            openai.to_str().unwrap(),
+            "--format",
+            "json",
+            "--jobs",
+            "2",
+            "--no-escalate",
+        ])
+        .expect(0);
+    let json = out.json();
+    for name in names {
+        let file = file_report(&json, name);
+        assert_eq!(file["outcome"], "changed", "{file:#}");
+        let reason = file["route_reason"].as_str().unwrap_or_default();
+        assert!(
+            !reason.contains("router model failed") && !reason.contains("unavailable"),
+            "{reason}"
+        );
+    }
+    repo.apply(json["patch"].as_str().unwrap());
 }
 
 #[test]
