@@ -111,7 +111,7 @@ pub struct FileRun {
     #[serde(skip)]
     pub result: String,
     /// What codey was asked for this file (its part of the instruction) and the content it
-    /// read: what the raw loop needs to rebuild the same prompt.
+    /// read: what the reference loop needs to rebuild the same prompt.
     #[serde(skip)]
     pub instruction: String,
     #[serde(skip)]
@@ -142,13 +142,15 @@ pub fn rate(tokens: usize, seconds: f64) -> f64 {
     tokens as f64 / seconds.max(1e-9)
 }
 
-/// codey against the raw loop, for one editor model.
+/// codey against the independent reference loop, for one editor model.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoleFigures {
     pub role: Role,
     /// The plain (non-speculative) pass, so both loops do the same work per token.
     pub codey: Totals,
-    pub raw: RawRates,
+    /// The independent reference loop (llama.cpp's default context parameters).
+    pub reference: RawRates,
+    /// codey's rate ÷ the reference's, for the prompt and for generation.
     pub prompt_ratio: f64,
     pub generate_ratio: f64,
     pub loads: u32,
@@ -212,7 +214,7 @@ impl Figures {
 const PARALLEL_TOKENS: usize = 32;
 
 /// Runs every task over the repository at `root` four times (plain greedy; speculative; twice
-/// with a fresh disk KV cache, no model loaded at the start of either), then the raw loop for
+/// with a fresh disk KV cache, no model loaded at the start of either), then the reference loop for
 /// each editor model used, and that loop with `parallel` prompts side by side (each count
 /// given). `progress` hears a line per step.
 pub fn run(
@@ -256,14 +258,14 @@ pub fn run(
             continue;
         }
         let codey = Totals::of(answered.iter().copied());
-        // Counted before the prompts are rebuilt for the raw loop, which may load the model.
+        // Counted before the prompts are rebuilt for the reference loop, which may load the model.
         let loads = lifecycle.stats().roles.get(&role).map_or(0, |s| s.loads);
         step(progress, format!("raw llama.cpp loop for the {role} model"));
         let prompts = answered
             .iter()
             .map(|r| prompt_for(lifecycle, r))
             .collect::<Result<Vec<_>, _>>()?;
-        // The raw loops load their own copy: the lifecycle's goes, so both run on the same
+        // The reference loops load their own copy: the lifecycle's goes, so both run on the same
         // memory.
         let spec = lifecycle.load_spec(role)?;
         lifecycle.unload(role);
@@ -273,7 +275,7 @@ pub fn run(
             .cloned()
             .zip(answered.iter().map(|r| r.counts.generated_tokens))
             .collect();
-        let raw = raw::raw_rates(&spec, &runs)?;
+        let reference = raw::reference_rates(&spec, &runs)?;
         let mut side_by_side = Vec::new();
         for &n in parallel.iter().filter(|&&n| n > 1) {
             step(
@@ -286,12 +288,13 @@ pub fn run(
         }
         roles.push(RoleFigures {
             role,
-            prompt_ratio: codey.counts.prompt_rate() / rate(raw.prompt_tokens, raw.prompt_seconds),
+            prompt_ratio: codey.counts.prompt_rate()
+                / rate(reference.prompt_tokens, reference.prompt_seconds),
             generate_ratio: codey.counts.generate_rate()
-                / rate(raw.generated_tokens, raw.generate_seconds),
+                / rate(reference.generated_tokens, reference.generate_seconds),
             loads,
             codey,
-            raw,
+            reference,
             parallel: side_by_side,
         });
     }

@@ -1,19 +1,28 @@
 //! The bench's reference loops: llama.cpp called directly through llama-cpp-2, with nothing of
 //! codey's in between, one answer at a time and several side by side.
 //!
-//! Only `codey bench` uses these; they share the llama backend's load and context helpers so
-//! that the reference runs with the same model, threads and batch as codey.
+//! Only `codey bench` uses these. The one-at-a-time reference ([`reference_rates`]) shares
+//! nothing of codey's set-up but the process's llama backend: it loads the model itself and
+//! builds its context from llama.cpp's defaults (`llama_context_default_params`: n_batch 2048,
+//! n_ubatch 512), with only the window and the thread counts set, and decodes the whole prompt
+//! in one call. A cost in codey's context parameters or decode chunking therefore shows up in
+//! the codey/reference ratio instead of being paid by both sides (issue 13, item 0). The
+//! side-by-side loop ([`parallel_rates`]) does use codey's context parameters: it measures
+//! batching, not set-up.
 
 use std::num::NonZeroU32;
 
+use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
-use crate::llama::{backend, context_params, context_with, decode_err, load_model, new_context};
+use crate::llama::{backend, context_params, context_with, decode_err, load_model};
 use crate::model::{LoadSpec, ModelError, Token};
 
-/// What the raw llama.cpp loop measured.
+/// What the reference loop measured.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct RawRates {
     pub prompt_tokens: usize,
@@ -22,16 +31,34 @@ pub struct RawRates {
     pub generate_seconds: f64,
 }
 
-/// The floor codey's own loop is measured against: llama-cpp-2 called directly, with nothing
-/// of codey's in between. The model is loaded with the same parameters; for each
-/// `(prompt, generate)` the cache is cleared, the prompt decoded in `spec.batch_size` batches
-/// with the last row's logits only, then `generate` tokens produced greedily, one decode each:
-/// the same prompts and answer lengths as codey's pass, so the rates compare like with like.
-pub fn raw_rates(spec: &LoadSpec, runs: &[(Vec<Token>, usize)]) -> Result<RawRates, ModelError> {
+/// The independent reference codey's own loop is measured against: the model at `spec.path`
+/// loaded with llama-cpp-2's default model parameters (mmap on), a context with llama.cpp's
+/// default parameters but for the window (`spec.context_size`) and the threads
+/// (`spec.threads`, for prompt and generation alike). For each `(prompt, generate)` the cache
+/// is cleared, the whole prompt decoded in one call with the last row's logits only, then
+/// `generate` tokens produced greedily, one decode each: the same prompts and answer lengths
+/// as codey's pass, so the rates compare like with like.
+pub fn reference_rates(
+    spec: &LoadSpec,
+    runs: &[(Vec<Token>, usize)],
+) -> Result<RawRates, ModelError> {
     let backend = backend()?;
-    let model = load_model(backend, spec)?;
-    let mut ctx = new_context(backend, &model, spec)?;
-    let mut batch = LlamaBatch::new(spec.batch_size as usize, 1);
+    let params = LlamaModelParams::default().with_n_gpu_layers(spec.n_gpu_layers);
+    let model =
+        LlamaModel::load_from_file(backend, &spec.path, &params).map_err(|e| ModelError::Load {
+            path: spec.path.clone(),
+            reason: e.to_string(),
+        })?;
+    let threads = i32::try_from(spec.threads.max(1)).unwrap_or(1);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(spec.context_size))
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut ctx = context_with(backend, &model, spec, params)?;
+    let longest = runs.iter().map(|(p, _)| p.len()).max().unwrap_or(1);
+    // llama.cpp's n_batch (2048) is the most one decode takes; a longer prompt is split there.
+    let n_batch = ctx.n_batch() as usize;
+    let mut batch = LlamaBatch::new(longest.min(n_batch).max(1), 1);
     let mut rates = RawRates {
         prompt_tokens: 0,
         prompt_seconds: 0.0,
@@ -41,7 +68,7 @@ pub fn raw_rates(spec: &LoadSpec, runs: &[(Vec<Token>, usize)]) -> Result<RawRat
     for (prompt, generate) in runs {
         ctx.clear_kv_cache();
         let started = std::time::Instant::now();
-        let first = decode_prompt(&mut ctx, &mut batch, prompt, 0, spec.batch_size)?;
+        let first = decode_prompt(&mut ctx, &mut batch, prompt, 0, n_batch)?;
         rates.prompt_seconds += started.elapsed().as_secs_f64();
         let started = std::time::Instant::now();
         greedy_raw(&mut ctx, &mut batch, first, prompt.len(), *generate)?;
@@ -92,7 +119,7 @@ pub fn parallel_rates(
     let mut sequential_seconds = 0.0;
     for prompt in prompts {
         ctx.clear_kv_cache();
-        let first = decode_prompt(&mut ctx, &mut batch, prompt, 0, spec.batch_size)?;
+        let first = decode_prompt(&mut ctx, &mut batch, prompt, 0, spec.batch_size as usize)?;
         let started = std::time::Instant::now();
         sequential.push(greedy_raw(
             &mut ctx,
@@ -112,7 +139,7 @@ pub fn parallel_rates(
             &mut batch,
             prompt,
             seq as i32,
-            spec.batch_size,
+            spec.batch_size as usize,
         )?);
     }
     let started = std::time::Instant::now();
@@ -173,9 +200,9 @@ fn decode_prompt(
     batch: &mut LlamaBatch,
     prompt: &[Token],
     seq: i32,
-    batch_size: u32,
+    batch_size: usize,
 ) -> Result<Token, ModelError> {
-    let size = batch_size.max(1) as usize;
+    let size = batch_size.max(1);
     for (i, chunk) in prompt.chunks(size).enumerate() {
         batch.clear();
         for (j, &t) in chunk.iter().enumerate() {

@@ -169,7 +169,7 @@ fn bench_prints_ratios_and_identical_outputs() {
         .expect(0);
     let out = run.stdout();
     for needle in [
-        "codey/raw",
+        "codey/reference",
         "| prompt |",
         "| generation |",
         "second run with the disk KV cache gives the same answers: yes",
