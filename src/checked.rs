@@ -57,8 +57,9 @@ impl CleanCache {
         h.update(format!("{:?}", plan.jobs).as_bytes());
         h.update(
             format!(
-                "{:?} {} {} {} {:?} {} {:?} {} {}",
+                "{:?} {:?} {} {} {} {:?} {} {:?} {} {}",
                 plan.role,
+                plan.router_judge,
                 plan.router_margin,
                 plan.rounds,
                 plan.escalate,

@@ -12,7 +12,6 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use codey::config::{self, Role};
 use codey::remote::Endpoint;
-use codey::router;
 use codey::scan;
 use codey::shard::Shard;
 
@@ -175,6 +174,27 @@ fn parse_escalation(value: &str) -> Result<Escalation, String> {
     config::parse_escalation(&names).map(Escalation)
 }
 
+/// Which model judges a file's role (`--router-judge`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum JudgeArg {
+    /// The router model, zero-shot on the task and the file's facts, calibrated.
+    Router,
+    /// The coder model, few-shot on the task (it is loaded to edit most files anyway).
+    Coder,
+    /// The algorithm model, few-shot on the task.
+    Algorithm,
+}
+
+impl From<JudgeArg> for Role {
+    fn from(j: JudgeArg) -> Role {
+        match j {
+            JudgeArg::Router => Role::Router,
+            JudgeArg::Coder => Role::Coder,
+            JudgeArg::Algorithm => Role::Algorithm,
+        }
+    }
+}
+
 /// What goes to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -317,9 +337,13 @@ pub struct RunArgs {
     /// Threads for llama.cpp (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Router confidence (log-probability margin) below which the keyword rule decides.
-    #[arg(long, value_name = "LOGPROB", default_value_t = router::DEFAULT_MARGIN)]
-    pub router_margin: f32,
+    /// The model that judges each file's role when it is confident, else the keyword table.
+    #[arg(long, value_enum, value_name = "MODEL", default_value = "router")]
+    pub router_judge: JudgeArg,
+    /// The judge's confidence (log-probability margin) below which the keyword table decides
+    /// [default: 3.0 for the router model, 1.5 for an editor].
+    #[arg(long, value_name = "LOGPROB")]
+    pub router_margin: Option<f32>,
     /// No progress on stderr (a bar on a terminal, else one line per model load and file).
     #[arg(long)]
     pub no_progress: bool,

@@ -189,6 +189,7 @@ pub fn run_task<B: Backend>(
         mode: Mode::Patch,
         check: false,
         role: None,
+        router_judge: crate::router::DEFAULT_JUDGE,
         router_margin: crate::router::DEFAULT_MARGIN,
         speculate: false,
         kv_cache: false,

@@ -107,6 +107,8 @@ pub struct Plan {
     pub check: bool,
     /// `--role`: this editor for every file of every job.
     pub role: Option<Role>,
+    /// The model that judges each file's role, and the margin it is trusted from.
+    pub router_judge: Role,
     pub router_margin: f32,
     pub speculate: bool,
     /// Use the on-disk KV cache (its size comes from the config's `kv_cache_mb`).
@@ -312,7 +314,7 @@ pub fn run<B: Backend>(
         .then(kvcache::default_dir)
         .flatten()
         .map(|dir| KvCache::new(dir, kv_mb));
-    let mut router = Router::new(plan.router_margin);
+    let mut router = Router::new(plan.router_margin).with_judge(plan.router_judge);
     let mut states: BTreeMap<String, FileState> = scanned
         .files
         .iter()
@@ -706,6 +708,7 @@ mod tests {
             mode: Mode::Patch,
             check: false,
             role: Some(Role::Coder),
+            router_judge: crate::router::DEFAULT_JUDGE,
             router_margin: crate::router::DEFAULT_MARGIN,
             speculate: false,
             kv_cache: false,

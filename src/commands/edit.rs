@@ -118,7 +118,10 @@ fn plan(request: Request, run: &RunArgs) -> Plan {
         mode,
         check: request.check,
         role: run.role.map(Role::from),
-        router_margin: run.router_margin,
+        router_judge: Role::from(run.router_judge),
+        router_margin: run
+            .router_margin
+            .unwrap_or_else(|| codey::router::default_margin(Role::from(run.router_judge))),
         speculate: run.speculate,
         kv_cache: !run.no_kv_cache,
         rounds: run.rounds,

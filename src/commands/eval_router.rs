@@ -13,12 +13,13 @@ use codey::lifecycle::Lifecycle;
 use codey::llama::Llama;
 use codey::router;
 
-use crate::cli::{require_input, ConfigArgs};
+use crate::cli::{require_input, ConfigArgs, JudgeArg};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   codey eval-router                                # from a checkout: fixtures/router_cases.json
   codey eval-router fixtures/router_holdout.json --router-margin 1.0
+  codey eval-router --judge coder                  # the coder model few-shot as the judge
   codey eval-router fixtures/router_cases.json --scope-cases fixtures/scope_cases.json")]
 pub struct EvalArgs {
     /// Labelled cases (JSON array of {instruction, path, symbols, mentions, expected}).
@@ -26,9 +27,13 @@ pub struct EvalArgs {
     pub cases: PathBuf,
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Router confidence margin below which the keyword table decides.
-    #[arg(long, value_name = "LOGPROB", default_value_t = router::DEFAULT_MARGIN)]
-    pub router_margin: f32,
+    /// The model that judges (as `codey edit --router-judge`).
+    #[arg(long, value_enum, value_name = "MODEL", default_value = "router")]
+    pub judge: JudgeArg,
+    /// The judge's confidence margin below which the keyword table decides
+    /// [default: 3.0 for the router model, 1.5 for an editor].
+    #[arg(long, value_name = "LOGPROB")]
+    pub router_margin: Option<f32>,
     /// Also measure the scope check on these labelled cases (JSON array of
     /// {instruction, path, content, expected: in|out}), e.g. fixtures/scope_cases.json.
     #[arg(long, value_name = "FILE")]
@@ -63,8 +68,12 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     };
     let loaded = args.config.load()?;
     let mut lifecycle = Lifecycle::new(Llama, loaded.config, loaded.source);
-    let eval = lifecycle.with(Role::Router, |model| {
-        router::evaluate(model, &cases, args.router_margin)
+    let judge = Role::from(args.judge);
+    let margin = args
+        .router_margin
+        .unwrap_or_else(|| router::default_margin(judge));
+    let eval = lifecycle.with(judge, |model| {
+        router::evaluate(model, judge, &cases, margin)
     })??;
     let mut json = serde_json::to_value(&eval)?;
     if let Some(scope) = scope {

@@ -19,6 +19,7 @@ use crate::model::{Backend, ChatMessage, LanguageModel, ModelError};
 use crate::scan::Candidate;
 
 mod facts;
+pub mod judge;
 pub mod keywords;
 
 pub use facts::{
@@ -26,10 +27,28 @@ pub use facts::{
     symbols, FileFacts, MAX_SYMBOLS,
 };
 
-/// Below this log-probability margin between the (calibrated) labels the model is "unsure".
-/// Chosen with `codey eval-router` on fixtures/router_cases.json: for SmolLM2-135M, smaller
-/// margins let its many confident mistakes through (see the README's router figures).
+/// Below this log-probability margin between the (calibrated) labels the router model is
+/// "unsure". Chosen with `codey eval-router --judge router` on fixtures/router_cases.json: for
+/// SmolLM2-135M, smaller margins let its many confident mistakes through (see the README's
+/// router figures).
 pub const DEFAULT_MARGIN: f32 = 3.0;
+
+/// The model that judges a file's role unless the user says otherwise. Still the router model
+/// (and so, at its margin, the keyword table): the coder model few-shot was measured and is no
+/// better than the keyword table on the development cases (see the README's router figures).
+pub const DEFAULT_JUDGE: Role = Role::Router;
+
+/// Below this margin an editor judging few-shot (`judge`) is "unsure". Chosen with
+/// `codey eval-router` on fixtures/router_cases.json; see the README's router figures.
+pub const DEFAULT_EDITOR_MARGIN: f32 = 1.5;
+
+/// The margin `judge` is trusted from unless the user says otherwise.
+pub fn default_margin(judge: Role) -> f32 {
+    match judge {
+        Role::Router => DEFAULT_MARGIN,
+        Role::Coder | Role::Algorithm => DEFAULT_EDITOR_MARGIN,
+    }
+}
 
 /// Who made a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -111,33 +130,64 @@ fn label_scores<M: LanguageModel>(
     Ok([scores[0], scores[1]])
 }
 
+/// The label scores of `judge`'s model: the router model zero-shot on the task and the file's
+/// facts, or an editor model few-shot on the task alone (`judge`).
+pub fn judge_scores<M: LanguageModel>(
+    model: &mut M,
+    judge: Role,
+    instruction: &str,
+    facts: &FileFacts,
+) -> Result<[f32; 2], ModelError> {
+    match judge {
+        Role::Router => label_scores(model, instruction, facts),
+        Role::Coder | Role::Algorithm => judge::scores(model, instruction),
+    }
+}
+
 /// The model's bias between the labels, measured on a content-free task. Tiny models prefer one
 /// label whatever the question (SmolLM2-135M says "coder" to almost everything); subtracting
 /// this bias ("contextual calibration") leaves what the task itself contributes.
-pub fn calibrate<M: LanguageModel>(model: &mut M) -> Result<[f32; 2], ModelError> {
+pub fn calibrate<M: LanguageModel>(model: &mut M, judge: Role) -> Result<[f32; 2], ModelError> {
     let facts = FileFacts {
         path: "N/A".to_owned(),
         ..FileFacts::default()
     };
-    label_scores(model, "N/A", &facts)
+    judge_scores(model, judge, "N/A", &facts)
 }
 
-/// Asks the model, constrained to the two labels, calibrated by `bias`. Returns the role and
-/// the margin between the calibrated scores.
+/// Asks `judge`'s model, constrained to the two labels, calibrated by `bias`. Returns the role
+/// and the margin between the calibrated scores.
 pub fn ask_model<M: LanguageModel>(
     model: &mut M,
+    judge: Role,
     instruction: &str,
     facts: &FileFacts,
     bias: [f32; 2],
 ) -> Result<(Role, f32), ModelError> {
-    let [coder, algorithm] = label_scores(model, instruction, facts)?;
+    Ok(decide(
+        judge_scores(model, judge, instruction, facts)?,
+        bias,
+    ))
+}
+
+/// The role the calibrated scores favour, and by how much.
+pub fn decide([coder, algorithm]: [f32; 2], bias: [f32; 2]) -> (Role, f32) {
     let (coder, algorithm) = (coder - bias[0], algorithm - bias[1]);
     let role = if algorithm > coder {
         Role::Algorithm
     } else {
         Role::Coder
     };
-    Ok((role, (algorithm - coder).abs()))
+    (role, (algorithm - coder).abs())
+}
+
+/// The bias `judge`'s scores are corrected by: measured for the router model, none for the
+/// few-shot editors, whose examples already balance the labels.
+pub fn calibration<M: LanguageModel>(model: &mut M, judge: Role) -> Result<[f32; 2], ModelError> {
+    match judge {
+        Role::Router => calibrate(model, judge),
+        Role::Coder | Role::Algorithm => Ok([0.0; 2]),
+    }
 }
 
 /// The keyword table's decision, with a note on why the model was not asked.
@@ -159,19 +209,25 @@ fn out_of_scope(reason: String) -> Decision {
     }
 }
 
-/// The model's answer when it is confident, else the keyword table.
-fn combine(instruction: &str, model_answer: Option<(Role, f32)>, margin: f32) -> Decision {
+/// `judge`'s answer when it is confident (its margin at least `margin`), else the keyword
+/// table's; the reason names the model that judged and its margin either way.
+pub fn combine(
+    instruction: &str,
+    judge: Role,
+    model_answer: Option<(Role, f32)>,
+    margin: f32,
+) -> Decision {
     let (rule_role, rule_reason) = keywords::role(instruction);
     match model_answer {
         Some((role, confidence)) if confidence >= margin => Decision {
             role: Some(role),
             source: Source::Model,
-            reason: format!("router model (margin {confidence:.2})"),
+            reason: format!("{judge} model (margin {confidence:.2})"),
         },
         Some((_, confidence)) => Decision {
             role: Some(rule_role),
             source: Source::Keywords,
-            reason: format!("{rule_reason}; router model unsure (margin {confidence:.2})"),
+            reason: format!("{rule_reason}; {judge} model unsure (margin {confidence:.2})"),
         },
         None => Decision {
             role: Some(rule_role),
@@ -202,6 +258,7 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct Router {
     margin: f32,
+    judge: Role,
     state: State,
 }
 
@@ -210,15 +267,23 @@ impl Router {
     pub fn new(margin: f32) -> Self {
         Router {
             margin,
+            judge: Role::Router,
             state: State::Untried,
         }
+    }
+
+    /// The same router with `judge`'s model deciding: the router model, or an editor few-shot.
+    pub fn with_judge(mut self, judge: Role) -> Self {
+        self.judge = judge;
+        self
     }
 
     /// Why the router model could not be used, once that happened.
     pub fn warning(&self) -> Option<String> {
         match &self.state {
             State::Unavailable(reason) => Some(format!(
-                "router model unavailable, the keyword table routed every file: {reason}"
+                "{} model unavailable, the keyword table routed every file: {reason}",
+                self.judge
             )),
             _ => None,
         }
@@ -293,15 +358,17 @@ impl Router {
         Route { decision, focus }
     }
 
-    /// The router model's decision when it is confident, else the keyword table's.
+    /// The judge's decision when it is confident, else the keyword table's. A judge that
+    /// cannot be loaded (checked once, on first need) is not asked again this run.
     fn ask<B: Backend>(
         &mut self,
         lifecycle: &mut Lifecycle<B>,
         instruction: &str,
         facts: &FileFacts,
     ) -> Decision {
+        let judge = self.judge;
         if let State::Untried = self.state {
-            self.state = match with_router(lifecycle, calibrate) {
+            self.state = match with_judge(lifecycle, judge, |m| calibration(m, judge)) {
                 Ok(bias) => State::Ready(bias),
                 Err(reason) => State::Unavailable(reason),
             };
@@ -311,26 +378,31 @@ impl Router {
             State::Unavailable(reason) => {
                 return keyword_decision(
                     instruction,
-                    &format!("router model unavailable: {reason}"),
+                    &format!("{judge} model unavailable: {reason}"),
                 )
             }
-            State::Untried => return keyword_decision(instruction, "router model unavailable"),
+            State::Untried => {
+                return keyword_decision(instruction, &format!("{judge} model unavailable"))
+            }
         };
-        let answer = with_router(lifecycle, |m| ask_model(m, instruction, facts, bias));
+        let answer = with_judge(lifecycle, judge, |m| {
+            ask_model(m, judge, instruction, facts, bias)
+        });
         match answer {
-            Ok(answer) => combine(instruction, Some(answer), self.margin),
-            Err(e) => keyword_decision(instruction, &format!("router model failed: {e}")),
+            Ok(answer) => combine(instruction, judge, Some(answer), self.margin),
+            Err(e) => keyword_decision(instruction, &format!("{judge} model failed: {e}")),
         }
     }
 }
 
-/// Runs `f` on the router model; a failure to load it and a failure inside it are alike to
-/// the caller, which falls back to the keyword table either way.
-fn with_router<B: Backend, R>(
+/// Runs `f` on `judge`'s model; a failure to load it and a failure inside it are alike to the
+/// caller, which falls back to the keyword table either way.
+fn with_judge<B: Backend, R>(
     lifecycle: &mut Lifecycle<B>,
+    judge: Role,
     f: impl FnOnce(&mut Loaded<B::Model>) -> Result<R, ModelError>,
 ) -> Result<R, String> {
-    match lifecycle.with(Role::Router, f) {
+    match lifecycle.with(judge, f) {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     }
@@ -455,10 +527,29 @@ pub fn label(role: Option<Role>) -> &'static str {
     role.map_or("skip", Role::name)
 }
 
+/// One case as the evaluation saw it: what the keyword table and the judge said, before any
+/// margin, so that other margins (and calibrations) can be tried on the figures alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseScore {
+    pub expected: String,
+    /// The scope check skipped it (the judge was asked anyway).
+    pub skip: bool,
+    pub keywords: &'static str,
+    /// The judge's raw label scores (log-probabilities), before calibration.
+    pub coder: f32,
+    pub algorithm: f32,
+}
+
 /// The router's accuracy on a labelled case set, three ways.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
     pub cases: usize,
+    /// The model that judged: `router` (zero-shot, calibrated) or an editor (few-shot).
+    pub judge: Role,
+    /// The calibration subtracted from the judge's scores.
+    pub bias: [f32; 2],
+    /// The judge's scores on a content-free task (the bias contextual calibration would use).
+    pub content_free: [f32; 2],
     /// Skip rule, then the model's label whatever its confidence.
     pub model_accuracy: f64,
     /// Skip rule, then the keyword rule alone.
@@ -466,50 +557,72 @@ pub struct Evaluation {
     /// What codey does: skip rule, the model when confident, else the keyword rule.
     pub combined_accuracy: f64,
     pub margin: f32,
-    /// Cases the model was confident on, and how many of those it got right.
+    /// Cases the scope check left to the role decision, those the model was confident on, and
+    /// how many of those it got right.
+    pub role_cases: usize,
     pub model_confident: usize,
     pub model_confident_right: usize,
+    /// Seconds the judge took per case (wall clock, calibration and first prompt included).
+    pub seconds_per_case: f64,
     /// Combined accuracy if the margin were each of these values: (margin, accuracy).
     pub margin_sweep: Vec<(f32, f64)>,
     /// Cases the combined router got wrong: (instruction, path, expected, got, source).
     pub mistakes: Vec<(String, String, String, String, Source)>,
+    /// Every case's scores, in order.
+    pub scores: Vec<CaseScore>,
 }
 
 /// Margins the evaluation reports accuracy for.
 const SWEEP: [f32; 9] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, f32::INFINITY];
 
-/// Runs every case through the model, the rule and the combination.
+/// Runs every case through `judge`'s model, the keyword table and the combination.
 pub fn evaluate<M: LanguageModel>(
     model: &mut M,
+    judge: Role,
     cases: &[Case],
     margin: f32,
 ) -> Result<Evaluation, ModelError> {
-    let bias = calibrate(model)?;
+    let started = std::time::Instant::now();
+    let content_free = calibrate(model, judge)?;
+    let bias = calibration(model, judge)?;
     let (mut by_model, mut by_rule, mut combined, mut confident, mut confident_right) =
         (0, 0, 0, 0, 0);
+    let mut role_cases = 0;
     let mut mistakes = Vec::new();
+    let mut scores = Vec::with_capacity(cases.len());
     let mut sweep = vec![0usize; SWEEP.len()];
     for case in cases {
         let facts = case.facts();
         let skip = skip_reason(&case.instruction, &facts).is_some();
-        let (model_role, confidence) = ask_model(model, &case.instruction, &facts, bias)?;
+        let raw = judge_scores(model, judge, &case.instruction, &facts)?;
+        let (model_role, confidence) = decide(raw, bias);
+        let keyword_role = keywords::role(&case.instruction).0;
+        scores.push(CaseScore {
+            expected: case.expected.clone(),
+            skip,
+            keywords: keyword_role.name(),
+            coder: raw[0],
+            algorithm: raw[1],
+        });
         for (right, m) in sweep.iter_mut().zip(SWEEP) {
-            let d = combine(&case.instruction, Some((model_role, confidence)), m);
+            let d = combine(&case.instruction, judge, Some((model_role, confidence)), m);
             *right += usize::from((if skip { "skip" } else { label(d.role) }) == case.expected);
         }
         let model_label = if skip { "skip" } else { model_role.name() };
-        let rule_label = if skip {
-            "skip"
-        } else {
-            keywords::role(&case.instruction).0.name()
-        };
+        let rule_label = if skip { "skip" } else { keyword_role.name() };
         let decision = if skip {
             out_of_scope(String::new())
         } else {
-            combine(&case.instruction, Some((model_role, confidence)), margin)
+            combine(
+                &case.instruction,
+                judge,
+                Some((model_role, confidence)),
+                margin,
+            )
         };
         by_model += usize::from(model_label == case.expected);
         by_rule += usize::from(rule_label == case.expected);
+        role_cases += usize::from(!skip);
         if !skip && confidence >= margin {
             confident += 1;
             confident_right += usize::from(model_label == case.expected);
@@ -529,18 +642,24 @@ pub fn evaluate<M: LanguageModel>(
     let n = cases.len().max(1) as f64;
     Ok(Evaluation {
         cases: cases.len(),
+        judge,
+        bias,
+        content_free,
         model_accuracy: by_model as f64 / n,
         rule_accuracy: by_rule as f64 / n,
         combined_accuracy: combined as f64 / n,
         margin,
+        role_cases,
         model_confident: confident,
         model_confident_right: confident_right,
+        seconds_per_case: started.elapsed().as_secs_f64() / n,
         margin_sweep: SWEEP
             .iter()
             .zip(sweep)
             .map(|(m, r)| (*m, r as f64 / n))
             .collect(),
         mistakes,
+        scores,
     })
 }
 
@@ -772,6 +891,70 @@ mod tests {
         assert_eq!(router.warning(), None);
     }
 
+    #[test]
+    fn the_margin_decides_who_decides_and_the_reason_names_the_judge() {
+        let i = "add a docstring to `f`";
+        let sure = combine(i, Role::Coder, Some((Role::Algorithm, 2.5)), 1.5);
+        assert_eq!(
+            (sure.role, sure.source, sure.reason.as_str()),
+            (
+                Some(Role::Algorithm),
+                Source::Model,
+                "coder model (margin 2.50)"
+            )
+        );
+        let unsure = combine(i, Role::Coder, Some((Role::Algorithm, 1.0)), 1.5);
+        assert_eq!(
+            (unsure.role, unsure.source),
+            (Some(Role::Coder), Source::Keywords)
+        );
+        assert!(
+            unsure
+                .reason
+                .ends_with("; coder model unsure (margin 1.00)"),
+            "{}",
+            unsure.reason
+        );
+        // Exactly at the margin the model decides.
+        let edge = combine(i, Role::Router, Some((Role::Algorithm, 3.0)), 3.0);
+        assert_eq!(edge.source, Source::Model);
+        assert_eq!(
+            decide([-0.5, -3.0], [0.0; 2]),
+            (Role::Coder, 2.5),
+            "uncalibrated"
+        );
+        assert_eq!(decide([-0.5, -3.0], [-0.5, -4.0]), (Role::Algorithm, 1.0));
+        assert_eq!(default_margin(Role::Router), DEFAULT_MARGIN);
+        assert_eq!(default_margin(Role::Coder), DEFAULT_EDITOR_MARGIN);
+    }
+
+    #[test]
+    fn an_editor_judges_few_shot_without_loading_the_router_model() {
+        let (_dir, mut lc, backend, _) = crate::scripted::lifecycle([50, 400, 400], 5000);
+        backend.label("Task: tidy the module", "algorithm", -0.1);
+        backend.label("Task: tidy the module", "coder", -4.0);
+        let mut router = Router::new(DEFAULT_EDITOR_MARGIN).with_judge(Role::Coder);
+        let files = [cand("a.py", ""), cand("b.py", "")];
+        let silent = crate::event::Silent;
+        let routes = router.route_batch(&mut lc, "tidy the module", None, &files, None, &silent);
+        for r in &routes {
+            assert_eq!(
+                (r.decision.role, r.decision.source),
+                (Some(Role::Algorithm), Source::Model)
+            );
+            assert_eq!(r.decision.reason, "coder model (margin 3.90)");
+        }
+        let d = &router.route_batch(&mut lc, "make it fast", None, &files, None, &silent)[0];
+        assert_eq!(d.decision.source, Source::Keywords);
+        assert!(d
+            .decision
+            .reason
+            .contains("coder model unsure (margin 0.00)"));
+        // Only the coder was loaded, once, for the whole run.
+        assert_eq!(lc.loaded(), vec![Role::Coder]);
+        assert_eq!(backend.loads().len(), 1);
+    }
+
     fn file_cases(name: &str) -> Vec<FileCase> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures")
@@ -807,7 +990,7 @@ mod tests {
             .filter(|c| {
                 let d = match skip_reason(&c.instruction, &c.facts()) {
                     Some(reason) => out_of_scope(reason),
-                    None => combine(&c.instruction, None, 0.0),
+                    None => combine(&c.instruction, Role::Router, None, 0.0),
                 };
                 label(d.role) == c.expected
             })
