@@ -88,6 +88,19 @@ impl Drop for Server {
     }
 }
 
+/// Whether a slot of the server on `port` is busy (`GET /slots`).
+fn generating(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(stream, "GET /slots HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.contains("\"is_processing\":true")
+}
+
 /// A config whose router and coder both run on `url` (the router asks the served coder model
 /// for its label probabilities).
 fn served(repo: &TestRepo, url: &str) -> PathBuf {
@@ -193,7 +206,12 @@ fn a_server_down_fails_at_once_and_a_restart_mid_run_is_waited_for() {
     let restarter = {
         let (port, log, url) = (server.port, server.log.clone(), server.url.clone());
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(3));
+            // Once codey is generating (a slot busy), not before: a server down before the
+            // batch is an error by design.
+            let deadline = std::time::Instant::now() + Duration::from_secs(300);
+            while !generating(port) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(200));
+            }
             let again = Server {
                 port,
                 url,
