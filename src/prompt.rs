@@ -109,6 +109,17 @@ pub fn retry_message(problem: &str, detail: &str) -> String {
     )
 }
 
+/// The user turn after an answer whose blocks partly applied: the good ones are kept, the
+/// failed ones (`problems`, one line each) are to be sent again, alone.
+pub fn resend_message(kept: usize, failed: usize, problems: &str) -> String {
+    format!(
+        "{kept} of your SEARCH/REPLACE blocks applied and are kept. {failed} did not:{problems}\n\n\
+         Send corrected SEARCH/REPLACE blocks for the failed ones only, against the file as shown \
+         above; do not send the blocks that applied again. Copy each SEARCH text exactly from \
+         the file."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

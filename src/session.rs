@@ -461,8 +461,9 @@ impl Verifier<'_> {
             for _ in 0..request.rounds.max(1) {
                 let previous = report.files[i].clone();
                 let error = FileError::Verify(tail.clone());
+                let retry = engine::Retry::Failed(&error);
                 report.files[i] =
-                    engine::revise(lifecycle, request, cand, previous, &error, progress);
+                    engine::revise(lifecycle, request, cand, previous, retry, progress);
                 if !matches!(report.files[i].outcome, Outcome::Changed { .. }) {
                     break;
                 }

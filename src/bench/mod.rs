@@ -13,7 +13,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Role;
-use crate::engine::{self, EditRequest, FileError, Outcome, Report};
+use crate::edit::{self, Answer, EditError};
+use crate::engine::{self, EditRequest, FileError, FileReport, Kept, Outcome, Report, Retry};
 use crate::event::{Event, Progress, Silent};
 use crate::kvcache::KvCache;
 use crate::lifecycle::{mb, Lifecycle};
@@ -198,8 +199,28 @@ pub struct RetryRun {
     pub task: String,
     pub path: String,
     pub role: Role,
+    pub kind: RetryKind,
     pub first: RoundCost,
     pub retry: RoundCost,
+}
+
+/// What a measured retry round asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryKind {
+    /// The whole answer again, after a failed check (`--verify`).
+    WholeAnswer,
+    /// One failed block again, the others kept.
+    OneBlock,
+}
+
+impl RetryKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            RetryKind::WholeAnswer => "whole answer",
+            RetryKind::OneBlock => "one block",
+        }
+    }
 }
 
 impl Figures {
@@ -366,33 +387,56 @@ fn retry_rounds(
                 reused_tokens: first.reused_tokens,
                 generated_tokens: first.generated_tokens,
             };
-            let answered = first.rounds.len();
-            let retried = engine::revise(
-                lifecycle,
-                &request,
-                &cand,
-                first.clone(),
-                &feedback,
-                &Silent,
-            );
-            let Some(again) = retried.rounds.get(answered) else {
-                continue;
-            };
-            runs.push(RetryRun {
-                task: task.name.clone(),
-                path: cand.rel.clone(),
-                role,
-                first: first_cost,
-                retry: RoundCost {
-                    seconds: again.seconds,
-                    prompt_tokens: retried.prompt_tokens - first.prompt_tokens,
-                    reused_tokens: retried.reused_tokens - first.reused_tokens,
-                    generated_tokens: retried.generated_tokens - first.generated_tokens,
-                },
-            });
+            let mut retries = vec![(RetryKind::WholeAnswer, Retry::Failed(&feedback))];
+            if let Some(kept) = last_block_failed(&first) {
+                retries.push((RetryKind::OneBlock, Retry::Resend(kept)));
+            }
+            for (kind, retry) in retries {
+                let retried =
+                    engine::revise(lifecycle, &request, &cand, first.clone(), retry, &Silent);
+                let Some(again) = retried.rounds.get(first.rounds.len()) else {
+                    continue;
+                };
+                runs.push(RetryRun {
+                    task: task.name.clone(),
+                    path: cand.rel.clone(),
+                    role,
+                    kind,
+                    first: first_cost,
+                    retry: RoundCost {
+                        seconds: again.seconds,
+                        prompt_tokens: retried.prompt_tokens - first.prompt_tokens,
+                        reused_tokens: retried.reused_tokens - first.reused_tokens,
+                        generated_tokens: retried.generated_tokens - first.generated_tokens,
+                    },
+                });
+            }
         }
     }
     Ok(runs)
+}
+
+/// For a first answer of two or more blocks that applied: its last block marked as failed
+/// and the others kept, as when one block of an answer matches nothing. The model is asked
+/// for that block alone, the retry the engine makes most often.
+fn last_block_failed(first: &FileReport) -> Option<Kept> {
+    if !matches!(first.outcome, Outcome::Changed { .. }) {
+        return None;
+    }
+    let answer = &first.conversation.last()?.content;
+    let Ok(Answer::Blocks(mut blocks)) = edit::parse_answer(answer, true) else {
+        return None;
+    };
+    if blocks.len() < 2 {
+        return None;
+    }
+    let last = blocks.pop()?;
+    let error = EditError::NoMatch {
+        block: blocks.len() + 1,
+        first_line: last.search.lines().next().unwrap_or_default().to_owned(),
+        search: last.search.clone(),
+    };
+    Some(Kept::new(blocks, vec![(last, error)]))
 }
 
 fn pass(

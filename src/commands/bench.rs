@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use codey::bench::{self, Figures, ScanFigures, Totals};
+use codey::bench::{self, Figures, RetryKind, ScanFigures, Totals};
 use codey::lifecycle::Lifecycle;
 use codey::llama::Llama;
 
@@ -393,22 +393,20 @@ fn retry_table(s: &mut String, f: &Figures) {
     );
     let _ = writeln!(
         s,
-        "| task | file | role | first s | retry s | retry/first | retry prompt tokens | reused | first generated | retry generated |"
+        "| task | file | role | retry asks for | first s | retry s | retry/first | retry prompt tokens | reused | first generated | retry generated |"
     );
     let _ = writeln!(
         s,
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
-    let (mut first, mut retry) = (0.0, 0.0);
     for r in &f.retry {
-        first += r.first.seconds;
-        retry += r.retry.seconds;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.1} | {:.1} | {:.0} % | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.0} % | {} | {} | {} | {} |",
             r.task,
             r.path,
             r.role,
+            r.kind.label(),
             r.first.seconds,
             r.retry.seconds,
             100.0 * r.retry.seconds / r.first.seconds.max(1e-9),
@@ -418,11 +416,22 @@ fn retry_table(s: &mut String, f: &Figures) {
             r.retry.generated_tokens
         );
     }
-    let _ = writeln!(
-        s,
-        "\nretry rounds / first answers: {retry:.1}s / {first:.1}s = {:.0} % (target: at most 40 %)",
-        100.0 * retry / first.max(1e-9)
-    );
+    for kind in [RetryKind::OneBlock, RetryKind::WholeAnswer] {
+        let runs = f.retry.iter().filter(|r| r.kind == kind);
+        let (count, first, retry) = runs.fold((0, 0.0, 0.0), |(n, a, b), r| {
+            (n + 1, a + r.first.seconds, b + r.retry.seconds)
+        });
+        if count == 0 {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "\nretry rounds asking for {} / first answers ({count} files): {retry:.1}s / \
+             {first:.1}s = {:.0} % (target: at most 40 %)",
+            kind.label(),
+            100.0 * retry / first.max(1e-9)
+        );
+    }
 }
 
 fn row(s: &mut String, name: &str, t: &Totals) {

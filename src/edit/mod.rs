@@ -254,6 +254,35 @@ pub fn apply_blocks(original: &str, blocks: &[Block]) -> Result<Applied, EditErr
     Ok(Applied { text, matches })
 }
 
+/// An answer's blocks split by whether they apply.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sorted {
+    /// The blocks that apply, in order, each to the text the ones before it left.
+    pub applied: Vec<Block>,
+    /// Each block that does not apply there, with why.
+    pub failed: Vec<(Block, EditError)>,
+}
+
+/// Applies what it can of `blocks`: a block that fails is set aside and the next one is tried
+/// on the text so far. For an answer that is mostly right, the model is then asked again for
+/// the failed blocks alone (as Aider does), which is shorter to answer and easier to get right
+/// than the whole answer again.
+pub fn sort_blocks(original: &str, blocks: &[Block]) -> Sorted {
+    let eol = detect_eol(original);
+    let mut text = original.to_string();
+    let mut sorted = Sorted::default();
+    for (index, block) in blocks.iter().enumerate() {
+        match apply_block(&text, block, index + 1, eol) {
+            Ok((next, _)) => {
+                text = next;
+                sorted.applied.push(block.clone());
+            }
+            Err(error) => sorted.failed.push((block.clone(), error)),
+        }
+    }
+    sorted
+}
+
 /// Produces the new file content an answer asks for.
 ///
 /// A whole-file answer keeps the original's line ending style and whether it

@@ -811,3 +811,38 @@ fn default_ignorable_characters_and_variation_selectors_are_flagged() {
     // Visible text, accents and CJK pass.
     assert!(hidden_characters("", "caf\u{e9} \u{4e2d}\u{6587} \u{2192}\n").is_empty());
 }
+
+// --- sorting blocks that apply from those that do not ------------------
+
+#[test]
+fn sort_blocks_keeps_what_applies_and_sets_aside_what_does_not() {
+    let original = "a = 1\nb = 2\nc = 3\n";
+    let blocks = [
+        block("a = 1\n", "a = 10\n"),
+        block("zzz = 9\n", "zzz = 0\n"),
+        block("c = 3\n", "c = 30\n"),
+    ];
+    let sorted = sort_blocks(original, &blocks);
+    assert_eq!(sorted.applied, vec![blocks[0].clone(), blocks[2].clone()]);
+    assert_eq!(sorted.failed.len(), 1);
+    assert_eq!(sorted.failed[0].0, blocks[1]);
+    assert!(matches!(
+        sorted.failed[0].1,
+        EditError::NoMatch { block: 2, .. }
+    ));
+    // What applied applies again as a whole, to the same text.
+    assert_eq!(
+        apply(original, &sorted.applied).text,
+        "a = 10\nb = 2\nc = 30\n"
+    );
+}
+
+#[test]
+fn sort_blocks_tries_each_block_on_the_text_the_ones_before_left() {
+    // The second block searches for what the first one wrote: it applies only in order.
+    let original = "x = 1\n";
+    let blocks = [block("x = 1\n", "x = 2\n"), block("x = 2\n", "x = 3\n")];
+    let sorted = sort_blocks(original, &blocks);
+    assert_eq!(sorted.applied.len(), 2);
+    assert!(sorted.failed.is_empty());
+}

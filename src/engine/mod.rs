@@ -27,6 +27,9 @@ use crate::router::{self, Decision, Router, Source};
 use crate::scan::{Candidate, SkipReason};
 use crate::syntax;
 
+mod kept;
+pub use kept::Kept;
+
 /// Tokens always left for the answer; a prompt that leaves fewer is refused, not truncated.
 pub const MIN_ANSWER_TOKENS: usize = 256;
 
@@ -676,16 +679,18 @@ fn edit_file<M: LanguageModel>(
         },
     );
     let conversation = prompt::edit_messages(task.role, task.instruction, &cand.rel, &cand.content);
-    converse(model, task, conversation, report, progress)
+    converse(model, task, conversation, report, Kept::default(), progress)
 }
 
 /// Asks for answers until one works or `task.rounds` more have failed, each failure told to
 /// the model in the same conversation. The first answer of a file is its pass@1 answer.
+/// `kept`: blocks of earlier answers that applied, to which the next answer's blocks join.
 fn converse<M: LanguageModel>(
     model: &mut M,
     task: &FileTask<'_>,
     mut conversation: Vec<ChatMessage>,
     mut report: FileReport,
+    mut kept: Kept,
     progress: &dyn Progress,
 ) -> FileReport {
     let cand = task.cand;
@@ -700,7 +705,7 @@ fn converse<M: LanguageModel>(
             &conversation,
             progress,
             &mut report,
-            &mut answer,
+            (&mut answer, &mut kept),
         );
         report.rounds.push(Round {
             role: task.role,
@@ -722,7 +727,12 @@ fn converse<M: LanguageModel>(
                 break;
             }
             Err(error) if error.retryable() && round < task.rounds => {
-                conversation.push(ChatMessage::user(feedback(&error, &cand.content)));
+                let told = if kept.is_empty() {
+                    feedback(&error, &cand.content)
+                } else {
+                    kept.feedback(&cand.content)
+                };
+                conversation.push(ChatMessage::user(told));
                 last = Some(error);
             }
             Err(error) => {
@@ -742,14 +752,14 @@ fn converse<M: LanguageModel>(
 }
 
 /// Gives a file whose edit failed a check outside the engine (`--verify`) another round with
-/// the same model: the conversation goes on with `error` as feedback. The report carries on
+/// the same model: the conversation goes on with `retry` as feedback. The report carries on
 /// (rounds, tokens); its outcome is the new answer's.
 pub fn revise<B: Backend>(
     lifecycle: &mut Lifecycle<B>,
     request: &EditRequest,
     cand: &Candidate,
     previous: FileReport,
-    error: &FileError,
+    retry: Retry<'_>,
     progress: &dyn Progress,
 ) -> FileReport {
     let role = previous.role.unwrap_or(Role::Coder);
@@ -767,11 +777,15 @@ pub fn revise<B: Backend>(
         kv: None,
     };
     let mut conversation = previous.conversation.clone();
-    conversation.push(ChatMessage::user(feedback(error, &cand.content)));
+    let (told, kept) = match retry {
+        Retry::Failed(error) => (feedback(error, &cand.content), Kept::default()),
+        Retry::Resend(kept) => (kept.feedback(&cand.content), kept),
+    };
+    conversation.push(ChatMessage::user(told));
     let started = Instant::now();
     let fallback = previous.clone();
     let result = lifecycle.with(role, |model| {
-        converse(model, &task, conversation, previous, progress)
+        converse(model, &task, conversation, previous, kept, progress)
     });
     let mut report = result.unwrap_or_else(|e| {
         let mut r = fallback;
@@ -780,6 +794,15 @@ pub fn revise<B: Backend>(
     });
     report.seconds += started.elapsed().as_secs_f64();
     report
+}
+
+/// What a file's next round answers.
+#[derive(Debug, Clone)]
+pub enum Retry<'a> {
+    /// The whole edit failed (a check outside the engine): a whole new answer.
+    Failed(&'a FileError),
+    /// Some blocks applied and are kept: the failed ones alone, sent again.
+    Resend(Kept),
 }
 
 /// What the model is told after an answer that did not work: the error, and what it needs to
@@ -844,7 +867,7 @@ fn attempt<M: LanguageModel>(
     conversation: &[ChatMessage],
     progress: &dyn Progress,
     report: &mut FileReport,
-    answer_text: &mut String,
+    (answer_text, kept): (&mut String, &mut Kept),
 ) -> Result<Outcome, FileError> {
     let FileTask {
         role,
@@ -852,6 +875,9 @@ fn attempt<M: LanguageModel>(
         cand,
         ..
     } = *task;
+    // What earlier rounds kept joins this answer; kept again below only if this one also
+    // applies in part.
+    let earlier = std::mem::take(kept);
     // The rate counts from the first generated token: prompt processing is not generation.
     let mut first_token: Option<Instant> = None;
     let mut on_token = |generated: usize, answer: &[u8]| {
@@ -904,10 +930,17 @@ fn attempt<M: LanguageModel>(
         error,
         cut_off: cut_off.clone(),
     };
-    let mut answer = edit::parse_answer(&generation.text, prompt::allows_whole_file(&cand.content))
+    let answer = edit::parse_answer(&generation.text, prompt::allows_whole_file(&cand.content))
         .map_err(answer_error)?;
+    let mut answer = earlier.join(answer).map_err(answer_error)?;
     report.repeated_blocks += edit::drop_repeats(&mut answer);
-    let applied = edit::resolve(&cand.content, &answer).map_err(answer_error)?;
+    let applied = match edit::resolve(&cand.content, &answer) {
+        Ok(applied) => applied,
+        Err(error) => {
+            *kept = Kept::after(&cand.content, &answer, &error);
+            return Err(answer_error(error));
+        }
+    };
     if let edit::Answer::WholeFile(_) = answer {
         check_whole_file(instruction, &cand.rel, &cand.content, &applied.text)
             .map_err(FileError::PartialAnswer)?;

@@ -677,3 +677,45 @@ fn a_retry_that_outgrows_the_context_reports_the_answers_error() {
     let results: Vec<&str> = report.files[0].rounds.iter().map(|r| r.result).collect();
     assert!(results.ends_with(&["prompt-too-long"]), "{results:?}");
 }
+
+#[test]
+fn blocks_that_applied_are_kept_and_only_the_failed_one_is_asked_for_again() {
+    let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+    let first = "<<<<<<< SEARCH\ndef a():\n=======\ndef a():\n    \"\"\"A.\"\"\"\n>>>>>>> REPLACE\n\
+                 <<<<<<< SEARCH\ndef bb():\n=======\ndef bb():\n    \"\"\"B.\"\"\"\n>>>>>>> REPLACE\n";
+    let resent =
+        "<<<<<<< SEARCH\ndef b():\n=======\ndef b():\n    \"\"\"B.\"\"\"\n>>>>>>> REPLACE\n";
+    // The resend prompt names the kept blocks; the first prompt does not.
+    backend.answer("applied and are kept", resent);
+    backend.answer("def a", first);
+    let mut req = request("add docstrings");
+    req.role = Some(Role::Coder);
+    req.rounds = 1;
+    let content = "def a():\n    return 1\n\n\ndef b():\n    return 2\n";
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        vec![cand("m.py", content)],
+        &[],
+        &Silent,
+    );
+    let file = &report.files[0];
+    let Outcome::Changed { new_content, .. } = &file.outcome else {
+        panic!("{:?}", file.outcome);
+    };
+    assert_eq!(
+        new_content,
+        "def a():\n    \"\"\"A.\"\"\"\n    return 1\n\n\ndef b():\n    \"\"\"B.\"\"\"\n    return 2\n"
+    );
+    let told = &file.conversation[3].content;
+    assert!(
+        told.contains("1 of your SEARCH/REPLACE blocks applied"),
+        "{told}"
+    );
+    assert!(
+        told.contains("def bb():") && told.contains("from line 5"),
+        "{told}"
+    );
+    assert!(!told.contains("none of your earlier edits"), "{told}");
+}
