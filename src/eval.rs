@@ -125,6 +125,22 @@ pub struct TaskResult {
     /// Why the final result failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// With `fixpoint`: the instruction run again on its own output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixpoint: Option<Fixpoint>,
+}
+
+/// The instruction run a second time on the files its first run edited: a rule the hook runs
+/// again on its own output must find nothing due (issue 9).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Fixpoint {
+    /// Files the first run changed.
+    pub edited: usize,
+    /// Of those, files the second run changed again.
+    pub due_again: usize,
+    /// Files the second run sent to an editor (the rest its exact checks settled).
+    pub answered: usize,
+    pub seconds: f64,
 }
 
 /// Totals over the suite.
@@ -137,6 +153,9 @@ pub struct Totals {
     pub never_applied: usize,
     pub syntax_rejections: usize,
     pub seconds: f64,
+    /// Summed over the tasks run again on their own output (`--fixpoint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixpoint: Option<Fixpoint>,
 }
 
 impl Totals {
@@ -150,6 +169,13 @@ impl Totals {
             t.never_applied += r.never_applied;
             t.syntax_rejections += r.syntax_rejections;
             t.seconds += r.seconds;
+            if let Some(f) = r.fixpoint {
+                let sum = t.fixpoint.get_or_insert_with(Fixpoint::default);
+                sum.edited += f.edited;
+                sum.due_again += f.due_again;
+                sum.answered += f.answered;
+                sum.seconds += f.seconds;
+            }
         }
         t
     }
@@ -161,6 +187,8 @@ pub struct Options {
     pub rounds: usize,
     pub escalate: bool,
     pub check_timeout: Duration,
+    /// Run each task's instruction again on the files it edited, and count what is due again.
+    pub fixpoint: bool,
 }
 
 /// Runs one task on a scratch git copy of its repository.
@@ -216,6 +244,11 @@ pub fn run_task<B: Backend>(
         .iter()
         .filter(|f| !f.rounds.is_empty())
         .collect::<Vec<_>>();
+    let fixpoint = if options.fixpoint {
+        Some(run_again(lifecycle, &plan, &root, &final_edits, progress)?)
+    } else {
+        None
+    };
     Ok(TaskResult {
         name: task.name.clone(),
         kind: task.file.kind.clone(),
@@ -232,8 +265,45 @@ pub fn run_task<B: Backend>(
             .filter(|r| r.result == "syntax-error")
             .count(),
         answers: files.iter().map(|f| f.rounds.len()).sum(),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: started.elapsed().as_secs_f64() - fixpoint.map_or(0.0, |f| f.seconds),
         failure: pass_final,
+        fixpoint,
+    })
+}
+
+/// Writes the first run's edits into the scratch copy and runs the same plan on them: what a
+/// hook does when the rule runs again after `git add`.
+fn run_again<B: Backend>(
+    lifecycle: &mut Lifecycle<B>,
+    plan: &Plan,
+    root: &Path,
+    edits: &[(String, String)],
+    progress: &dyn Progress,
+) -> Result<Fixpoint, EvalError> {
+    let started = Instant::now();
+    if edits.is_empty() {
+        return Ok(Fixpoint::default());
+    }
+    for (path, content) in edits {
+        std::fs::write(root.join(path), content)?;
+    }
+    let again = session::run(lifecycle, plan, root, root, progress)?;
+    let due_again = again
+        .changes
+        .iter()
+        .filter(|c| edits.iter().any(|(p, _)| *p == c.path))
+        .count();
+    let answered = again
+        .reports
+        .iter()
+        .flat_map(|r| &r.files)
+        .filter(|f| !f.rounds.is_empty())
+        .count();
+    Ok(Fixpoint {
+        edited: edits.len(),
+        due_again,
+        answered,
+        seconds: started.elapsed().as_secs_f64(),
     })
 }
 
@@ -390,6 +460,8 @@ mod tests {
         let repo = dir.path().join("repo");
         std::fs::create_dir_all(&repo).unwrap();
         std::fs::write(repo.join("a.py"), "def f():\n    return 1\n").unwrap();
+        // Run again on its own output (the file shows `return 2`), the model finds nothing to do.
+        backend.answer("    return 2\n```", "NO_CHANGE\n");
         // The first answer misses; its retry applies.
         backend.answer(
             "could not be used",
@@ -418,9 +490,12 @@ mod tests {
             rounds: 2,
             escalate: false,
             check_timeout: Duration::from_secs(30),
+            fixpoint: true,
         };
         let r = run_task(&mut lc, &task, &options, &crate::event::Silent).unwrap();
         assert!(!r.pass_at_1 && r.pass_final, "{r:?}");
         assert_eq!((r.files, r.never_applied, r.answers), (1, 0, 2));
+        let again = r.fixpoint.unwrap();
+        assert_eq!((again.edited, again.due_again, again.answered), (1, 0, 1));
     }
 }

@@ -38,6 +38,10 @@ pub struct EvalArgs {
     /// Seconds a task's check may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub check_timeout: u64,
+    /// Also run each task's instruction again on the files it edited, as a hook does after
+    /// `git add`, and count the files due again (nothing should be).
+    #[arg(long)]
+    pub fixpoint: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Print the figures as JSON instead of tables.
@@ -65,6 +69,7 @@ pub fn run(args: &EvalArgs, ui: Ui) -> Result<ExitCode> {
         rounds: args.rounds,
         escalate: true,
         check_timeout: Duration::from_secs(args.check_timeout),
+        fixpoint: args.fixpoint,
     };
     let mut results = Vec::with_capacity(tasks.len());
     for task in &tasks {
@@ -85,6 +90,12 @@ pub fn run(args: &EvalArgs, ui: Ui) -> Result<ExitCode> {
                 .map(|f| format!(": {f}"))
                 .unwrap_or_default()
         );
+        if let Some(f) = r.fixpoint {
+            eprintln!(
+                "eval: {} run again on its output: {} of {} edited file(s) due again ({:.0}s)",
+                r.name, f.due_again, f.edited, f.seconds
+            );
+        }
         results.push(r);
     }
     let totals = Totals::of(&results);
@@ -151,5 +162,17 @@ fn render(results: &[TaskResult], t: &Totals) -> String {
         t.syntax_rejections,
         t.seconds
     );
+    if let Some(f) = t.fixpoint {
+        let _ = writeln!(
+            s,
+            "\nRun again on their own output: {} of {} edited files due again ({:.0} % at a \
+             fixpoint; {} went to an editor, the rest the exact checks settled), {:.0} seconds.",
+            f.due_again,
+            f.edited,
+            100.0 - percent(f.due_again, f.edited),
+            f.answered,
+            f.seconds
+        );
+    }
     s
 }
