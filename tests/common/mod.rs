@@ -358,6 +358,119 @@ pub fn file_report(json: &serde_json::Value, path: &str) -> serde_json::Value {
         .clone()
 }
 
+/// The kinds of failure that come from what a model wrote: its answer did not parse, apply, pass
+/// the syntax gate, or was cut off. On real models any file an editor answered may end in one
+/// of these (greedy output differs across CPUs, thread counts and batching); none of them is
+/// the machinery failing, unlike `generation-error`, `model-unavailable` or `internal`.
+pub const ANSWER_KINDS: [&str; 8] = [
+    "search-not-found",
+    "search-ambiguous",
+    "malformed-answer",
+    "empty-answer",
+    "whole-file-not-allowed",
+    "cut-off",
+    "partial-answer",
+    "syntax-error",
+];
+
+/// Asserts that `file` (one entry of a JSON report's `files`) went to an editor and ended as
+/// any answer of a real model may leave it: changed, unchanged, or failed with a kind of
+/// [`ANSWER_KINDS`] and a reason. Returns the outcome.
+pub fn assert_answer_outcome(file: &serde_json::Value) -> String {
+    assert_answer_outcome_with(file, &[])
+}
+
+/// [`assert_answer_outcome`], also accepting the failure kinds `extra` (`verify-failed` under
+/// `--verify`, where the verdict on an edit is a command's).
+pub fn assert_answer_outcome_with(file: &serde_json::Value, extra: &[&str]) -> String {
+    let outcome = file["outcome"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no outcome in {file:#}"));
+    match outcome {
+        "changed" | "unchanged" => {}
+        "failed" => {
+            let kind = file["kind"].as_str().unwrap_or_default();
+            assert!(
+                ANSWER_KINDS.contains(&kind) || extra.contains(&kind),
+                "failed for another reason than the answer: {file:#}"
+            );
+            let reason = file["reason"].as_str().unwrap_or_default();
+            assert!(!reason.trim().is_empty(), "no reason given: {file:#}");
+        }
+        other => panic!("{other}: the file never got an answer: {file:#}"),
+    }
+    outcome.to_owned()
+}
+
+/// The files a patch changes, in its order (the `b/` side of each `diff --git` line; the paths
+/// of these tests need no quoting).
+pub fn patch_paths(patch: &str) -> Vec<String> {
+    patch
+        .lines()
+        .filter_map(|l| l.strip_prefix("diff --git a/"))
+        .filter_map(|rest| rest.rsplit_once(" b/"))
+        .map(|(_, b)| b.to_owned())
+        .collect()
+}
+
+/// Asserts that the verdicts of a `--format json` run of one instruction agree with each other,
+/// whatever the models wrote: every file was skipped (by the scope and due checks, which do not
+/// depend on a model) or ended as [`assert_answer_outcome_with`] allows; the patch holds
+/// exactly the changed files, in path order; and the exit code and `exit_status` follow from
+/// the outcomes: 2 when a file failed, was refused or its edit flagged, else 1 in check mode
+/// with a non-empty patch, else 0. Returns each file's path and outcome.
+pub fn assert_outcomes_agree(
+    run: &Run,
+    json: &serde_json::Value,
+    check: bool,
+    extra: &[&str],
+) -> Vec<(String, String)> {
+    let reports = json["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 1, "one instruction: {json:#}");
+    let files = reports[0]["files"].as_array().unwrap();
+    let patch = json["patch"].as_str().unwrap();
+    let in_patch = patch_paths(patch);
+    // Files in path order, whatever finished first (files in flight side by side on a server).
+    assert!(in_patch.is_sorted(), "not in path order:\n{patch}");
+    let mut outcomes = Vec::new();
+    let mut failed = false;
+    for file in files {
+        let path = file["path"].as_str().unwrap().to_owned();
+        let outcome = if file["outcome"] == "skipped" {
+            "skipped".to_owned()
+        } else {
+            assert_answer_outcome_with(file, extra)
+        };
+        assert_eq!(
+            outcome == "changed",
+            in_patch.contains(&path),
+            "{path} is in the patch exactly when it changed: {file:#}\n{patch}"
+        );
+        let flagged = file["flags"].as_array().is_some_and(|f| !f.is_empty());
+        failed |= outcome == "failed" || flagged;
+        outcomes.push((path, outcome));
+    }
+    for path in &in_patch {
+        assert!(
+            outcomes.iter().any(|(p, _)| p == path),
+            "{path} is in the patch but not in the report: {json:#}"
+        );
+    }
+    failed |= json["written"]["refused"]
+        .as_array()
+        .is_some_and(|r| !r.is_empty());
+    let (code, status) = if failed {
+        (2, "failed")
+    } else if check && !patch.is_empty() {
+        (1, "edits-due")
+    } else {
+        (0, "clean")
+    };
+    assert_eq!(run.code(), code, "{json:#}\nstderr:\n{}", run.stderr());
+    assert_eq!(json["exit_status"], status, "{json:#}");
+    outcomes
+}
+
 /// The default config with a different budget and per-role changes, as JSON.
 pub fn config_json(budget_mb: u64, models: &Path) -> serde_json::Value {
     serde_json::json!({

@@ -32,9 +32,22 @@ fn events(json: &Value) -> Vec<String> {
 
 /// Runs the instruction with `config` and returns the run and its JSON report. The editors'
 /// answers are not these tests' concern (a file the model botches exits 2): only what happened
-/// to the models.
+/// to the models. So that the models' answers decide nothing here, the keyword table routes
+/// every file (`--router-margin 1000`: the router model is still loaded and asked, but never
+/// trusted), and a file an editor gives up on is not sent on to the algorithm model
+/// (`--no-escalate`), which would make that the file's role.
 fn edit_json(repo: &TestRepo, config: &std::path::Path) -> (Run, Value) {
-    let run = repo.edit_with_config(INSTRUCTION, config, &["--format", "json"]);
+    let run = repo.edit_with_config(
+        INSTRUCTION,
+        config,
+        &[
+            "--format",
+            "json",
+            "--no-escalate",
+            "--router-margin",
+            "1000",
+        ],
+    );
     assert!(matches!(run.code(), 0 | 2), "{}", run.stderr());
     let json = run.json();
     (run, json)
@@ -52,6 +65,9 @@ fn tight_budget_loads_each_editor_once_and_never_evicts_the_router() {
     // Router (~240 MB) + coder (~850 MB) or router + algorithm (~2080 MB) fit; both editors don't.
     let config = repo.config(&config_json(2500, &real_models()));
     let (run, json) = edit_json(&repo, &config);
+    // The keyword table routes each file on its part of the instruction ("linear time" or
+    // "docstring"), and no file moves on to another editor: the roles do not depend on what
+    // the models answer.
     let roles: Vec<(String, String)> = json["reports"][0]["files"]
         .as_array()
         .unwrap()

@@ -2,14 +2,24 @@
 //! but the time, and prefix reuse keeps the shared prompt in the cache. Speed itself is read
 //! off `codey bench` ratios, never asserted by timers.
 
-use crate::common::{real_models, TestRepo};
+use crate::common::{assert_outcomes_agree, real_models, Run, TestRepo};
 
 /// A short file whose whole-file answer copies most of it: the copy-heavy case.
 const GEOMETRY: &str = "import math\n\n\ndef distance(a, b):\n    return math.hypot(a[0] - b[0], a[1] - b[1])\n\n\ndef midpoint(a, b):\n    return ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)\n\n\ndef perimeter(points):\n    total = 0.0\n    for i in range(len(points)):\n        total += distance(points[i], points[(i + 1) % len(points)])\n    return total\n";
 const DOCS: &str = "add a docstring to `distance`, `midpoint` and `perimeter`";
 
-fn json_file(run: &crate::common::Run, path: &str) -> serde_json::Value {
+fn json_file(run: &Run, path: &str) -> serde_json::Value {
     crate::common::file_report(&run.json(), path)
+}
+
+/// Asserts that `run`'s exit code and outcomes agree with each other and that every file got
+/// an answer. Whether that answer applies (exit 0) or not (2) is the 0.5B model's: it differs
+/// across CPUs and thread counts, so it is no verdict on the speed features.
+fn assert_answered(run: &Run) {
+    let json = run.json();
+    for (path, outcome) in assert_outcomes_agree(run, &json, false, &[]) {
+        assert_ne!(outcome, "skipped", "{path}: {json:#}");
+    }
 }
 
 #[test]
@@ -25,7 +35,8 @@ fn speculation_drafts_from_the_file_and_still_gives_an_applicable_patch() {
         "json",
         "--no-kv-cache",
     ];
-    let plain = repo.codey(&args).expect(0);
+    let plain = repo.codey(&args);
+    assert_answered(&plain);
     assert_eq!(json_file(&plain, "geometry.py")["drafted_tokens"], 0);
     let fast = repo.codey(&[&args[..], &["--speculate"]].concat());
     let file = json_file(&fast, "geometry.py");
@@ -38,24 +49,13 @@ fn speculation_drafts_from_the_file_and_still_gives_an_applicable_patch() {
     // On llama.cpp's CPU kernels a batch breaks near ties differently, and the draft lengths
     // follow measured timings, so the 0.5B model's answer can change from run to run; in CI
     // it once wandered into blocks it had already sent. So: an applicable patch, or a clean
-    // per-file failure of the answer (a repeat stopped by the loop guard, or, since answers
-    // have no length cap of their own, an answer that ran to the end of the context).
-    match fast.code() {
-        0 => {
-            let patch = fast.json()["patch"].as_str().unwrap().to_owned();
-            if !patch.is_empty() {
-                repo.apply(&patch);
-            }
-        }
-        2 => {
-            let reason = file["reason"].as_str().unwrap_or_default();
-            assert_eq!(file["outcome"], "failed", "{file}");
-            assert!(
-                reason.contains("the answer") || reason.contains("block"),
-                "{reason}"
-            );
-        }
-        code => panic!("exit {code}: {}", fast.stderr()),
+    // per-file failure of the answer (a repeat stopped by the loop guard, an answer that ran to
+    // the end of the context since answers have no length cap of their own, or any other answer
+    // that does not parse, apply or pass the syntax gate).
+    assert_answered(&fast);
+    let patch = fast.json()["patch"].as_str().unwrap().to_owned();
+    if !patch.is_empty() {
+        repo.apply(&patch);
     }
 }
 
@@ -63,9 +63,18 @@ fn speculation_drafts_from_the_file_and_still_gives_an_applicable_patch() {
 fn the_disk_kv_cache_restores_prompts_and_survives_corrupt_entries() {
     real_models();
     let repo = TestRepo::with_files(&[("geometry.py", GEOMETRY)]);
-    let args = ["edit", DOCS, "--role", "coder", "--format", "json"];
-    let first = repo.codey(&args).expect(0);
+    // One answer per file (`--rounds 0`): a retry would add its own prompt to the cache and its
+    // tokens to the counts, and whether one happens follows what the 0.5B model writes. Whether
+    // that answer applies (exit 0) or not (2) is the model's too; the later runs of the same
+    // prompt must end the same way, and that is what the cache must not change.
+    let args = [
+        "edit", DOCS, "--role", "coder", "--format", "json", "--rounds", "0",
+    ];
+    let first = repo.codey(&args);
+    assert_answered(&first);
+    let code = first.code();
     assert_eq!(json_file(&first, "geometry.py")["restored"], false);
+    let first_patch = first.json()["patch"].clone();
     let cache = repo.home.join(".cache/codey/kv");
     let entries: Vec<_> = std::fs::read_dir(&cache)
         .unwrap()
@@ -74,10 +83,10 @@ fn the_disk_kv_cache_restores_prompts_and_survives_corrupt_entries() {
         .collect();
     assert_eq!(entries.len(), 1, "one entry per prompt");
 
-    let second = repo.codey(&args).expect(0);
+    let second = repo.codey(&args).expect(code);
     let file = json_file(&second, "geometry.py");
     assert_eq!(file["restored"], true, "{}", second.stderr());
-    assert_eq!(first.json()["patch"], second.json()["patch"]);
+    assert_eq!(first_patch, second.json()["patch"]);
     let prompt = file["prompt_tokens"].as_u64().unwrap();
     assert_eq!(file["reused_tokens"].as_u64().unwrap(), prompt - 1);
 
@@ -85,12 +94,12 @@ fn the_disk_kv_cache_restores_prompts_and_survives_corrupt_entries() {
     let entry = entries[0].path();
     let bytes = std::fs::read(&entry).unwrap();
     std::fs::write(&entry, &bytes[..bytes.len() / 3]).unwrap();
-    let third = repo.codey(&args).expect(0);
+    let third = repo.codey(&args).expect(code);
     assert_eq!(json_file(&third, "geometry.py")["restored"], false);
-    assert_eq!(first.json()["patch"], third.json()["patch"]);
+    assert_eq!(first_patch, third.json()["patch"]);
     std::fs::write(&entry, b"not a state at all").unwrap();
-    let fourth = repo.codey(&args).expect(0);
-    assert_eq!(first.json()["patch"], fourth.json()["patch"]);
+    let fourth = repo.codey(&args).expect(code);
+    assert_eq!(first_patch, fourth.json()["patch"]);
     // Entries tampered with and sealed again: a state claiming more than it holds, and one cut
     // short. llama.cpp must refuse them, not abort the process.
     let good = std::fs::read(&entry).unwrap();
@@ -106,14 +115,14 @@ fn the_disk_kv_cache_restores_prompts_and_survives_corrupt_entries() {
     ] {
         std::fs::write(&entry, &tampered).unwrap();
         reseal(&entry);
-        let run = repo.codey(&args).expect(0);
+        let run = repo.codey(&args).expect(code);
         assert_eq!(json_file(&run, "geometry.py")["restored"], false);
-        assert_eq!(first.json()["patch"], run.json()["patch"]);
+        assert_eq!(first_patch, run.json()["patch"]);
     }
     // --no-kv-cache neither reads nor writes it.
     std::fs::remove_dir_all(&cache).unwrap();
     repo.codey(&[&args[..], &["--no-kv-cache"]].concat())
-        .expect(0);
+        .expect(code);
     assert!(!cache.exists());
 }
 
@@ -124,17 +133,21 @@ fn the_shared_prompt_prefix_is_decoded_once_per_model_load() {
         ("a.py", "def old_name():\n    return 1\n"),
         ("b.py", "def old_name():\n    return 2\n"),
     ]);
-    let run = repo
-        .codey(&[
-            "edit",
-            "rename the function `old_name` to `new_name`",
-            "--role",
-            "coder",
-            "--format",
-            "json",
-            "--no-kv-cache",
-        ])
-        .expect(0);
+    // One answer per file (`--rounds 0`): a retry of a.py would leave its own conversation in
+    // the cache for b.py, and whether one happens follows what the 0.5B model writes. For the
+    // same reason an answer that does not apply (exit 2) is not this test's concern.
+    let run = repo.codey(&[
+        "edit",
+        "rename the function `old_name` to `new_name`",
+        "--role",
+        "coder",
+        "--format",
+        "json",
+        "--no-kv-cache",
+        "--rounds",
+        "0",
+    ]);
+    assert_answered(&run);
     let a = json_file(&run, "a.py");
     let b = json_file(&run, "b.py");
     assert_eq!(a["reused_tokens"], 0);
