@@ -420,6 +420,9 @@ pub struct FileCase {
     pub path: String,
     pub content: String,
     pub expected: String,
+    /// Free text about the case (where it comes from, why its label); the checks never read it.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// How a deterministic check did on labelled cases. "Positive" is the check skipping the file
