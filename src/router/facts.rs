@@ -1,8 +1,10 @@
 //! Cheap facts about an instruction and a file: the identifiers the instruction names in
 //! backticks, its clauses, the part of it that concerns a file, the names a file defines (a line
-//! scan, no parser), and the deterministic reasons a file is out of the instruction's scope.
+//! scan, no parser), the renames it asks for, and the deterministic reasons a file is out of the
+//! instruction's scope.
 //!
-//! Owns no model and no decision beyond scope; the router combines these facts.
+//! Owns no model and no decision beyond scope (whether anything is due is `due`'s); the router
+//! combines these facts.
 
 use serde::{Deserialize, Serialize};
 
@@ -532,80 +534,4 @@ pub fn has_identifier(content: &str, name: &str) -> bool {
         let after = content[i + name.len()..].chars().next();
         !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
     })
-}
-
-/// Why an instruction asks for nothing in this file any more, decided from exact facts: a
-/// rename whose old names no longer occur (the hook ran it already), or docstrings asked for
-/// Python definitions that all have one. None: a change may be due.
-pub fn already_done(instruction: &str, path: &str, content: &str) -> Option<String> {
-    renamed(instruction, content).or_else(|| documented(instruction, path, content))
-}
-
-/// A docstring instruction on a Python file whose definitions it concerns all have one.
-fn documented(instruction: &str, path: &str, content: &str) -> Option<String> {
-    let lower = instruction.to_lowercase();
-    let all_docstrings = clauses(instruction).iter().all(|c| asks_for_docstrings(c));
-    if !all_docstrings || crate::syntax::Language::of(path) != Some(crate::syntax::Language::Python)
-    {
-        return None;
-    }
-    let missing = crate::syntax::python_missing_docstrings(content, lower.contains("public"))?;
-    let (functions, classes) = (
-        ["function", "method", "def "]
-            .iter()
-            .any(|w| lower.contains(w)),
-        lower.contains("class"),
-    );
-    // Only names the file defines narrow the check (`units.py` in "every function in
-    // `units.py`" names no definition).
-    let defined = symbols(content);
-    let named: Vec<String> = backticked(instruction)
-        .into_iter()
-        .filter(|n| defined.contains(n))
-        .collect();
-    let due = missing.iter().any(|u| {
-        let kind_asked = (functions == classes) || (u.class == classes);
-        kind_asked && (named.is_empty() || named.contains(&u.name))
-    });
-    (!due).then(|| "nothing due: every definition it concerns has a docstring".to_owned())
-}
-
-/// Whether a clause asks for docstrings to be added ("add a docstring to `f`", "add
-/// docstrings"), not for existing ones to change ("add a `Returns:` section to every
-/// docstring").
-fn asks_for_docstrings(clause: &str) -> bool {
-    let lower = clause.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric() && c != '-')
-        .filter(|w| !w.is_empty())
-        .collect();
-    let Some(at) = words.iter().position(|w| w.starts_with("docstring")) else {
-        return false;
-    };
-    let before = &words[..at];
-    // "every docstring", "the docstrings", "existing docstrings": the docstrings are the
-    // object being changed, not what is asked for.
-    let changes_existing = before.last().is_some_and(|w| {
-        matches!(
-            *w,
-            "every" | "each" | "all" | "the" | "existing" | "their" | "its"
-        )
-    });
-    before
-        .iter()
-        .any(|w| matches!(*w, "add" | "write" | "document"))
-        && !changes_existing
-}
-
-/// A rename whose old names no longer occur.
-fn renamed(instruction: &str, content: &str) -> Option<String> {
-    let pairs = renames(instruction);
-    if pairs.is_empty() || pairs.iter().any(|(old, _)| has_identifier(content, old)) {
-        return None;
-    }
-    let olds: Vec<String> = pairs.iter().map(|(old, _)| format!("`{old}`")).collect();
-    Some(format!(
-        "nothing due: {} no longer occurs (already renamed)",
-        olds.join(", ")
-    ))
 }

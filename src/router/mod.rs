@@ -3,9 +3,10 @@
 //! Reading whole files with even a tiny model is expensive, so the router decides from the
 //! instruction and cheap facts about the file (`facts`): its path, the symbols it defines and
 //! whether it mentions the identifiers the instruction names in backticks. A file that mentions
-//! none of them, or is in a language the instruction excludes, is out of scope. Otherwise a 135M
-//! model cannot be trusted with free text, so it only ever compares the log-probabilities of the
-//! two labels; when the margin is small the keyword table (`keywords`) decides. [`Router`] owns
+//! none of them, or is in a language the instruction excludes, is out of scope; one where exact
+//! facts say the instruction is already satisfied (`due`) needs no editor either. Otherwise a
+//! 135M model cannot be trusted with free text, so it only ever compares the log-probabilities
+//! of the two labels; when the margin is small the keyword table (`keywords`) decides. [`Router`] owns
 //! the calibration state of one run and routes whole batches, loading the router model through
 //! the lifecycle manager; it never edits anything (`engine`).
 
@@ -18,13 +19,15 @@ use crate::loaded::Loaded;
 use crate::model::{Backend, ChatMessage, LanguageModel, ModelError};
 use crate::scan::Candidate;
 
+mod due;
 mod facts;
 pub mod judge;
 pub mod keywords;
 
+pub use due::already_done;
 pub use facts::{
-    already_done, backticked, clauses, focus, has_identifier, introduced, renames, skip_reason,
-    symbols, FileFacts, MAX_SYMBOLS,
+    backticked, clauses, focus, has_identifier, introduced, renames, skip_reason, symbols,
+    FileFacts, MAX_SYMBOLS,
 };
 
 /// Below this log-probability margin between the (calibrated) labels the router model is
@@ -417,6 +420,9 @@ pub struct FileCase {
     pub path: String,
     pub content: String,
     pub expected: String,
+    /// Free text about the case (where it comes from, why its label); the checks never read it.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// How a deterministic check did on labelled cases. "Positive" is the check skipping the file

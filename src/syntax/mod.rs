@@ -1,6 +1,7 @@
 //! Syntax: whether a file's text parses, where it does not, and a few exact facts about code
-//! that only a parser can give (which Python functions lack a docstring, which function bodies
-//! an edit only deleted statements from).
+//! that only a parser can give (the definitions of a file with their doc comments, visibility
+//! and Python annotations, in `definitions`; which function bodies an edit only deleted
+//! statements from).
 //!
 //! Owns the language of a path (by extension), parsing with the tree-sitter grammars for
 //! source code and with each data format's own parser (JSON, TOML, YAML), and the syntax gate:
@@ -8,6 +9,10 @@
 //! know pass the gate untouched. It never edits anything.
 
 use tree_sitter::{Node, Parser};
+
+mod definitions;
+
+pub use definitions::{definitions, Definition, Kind};
 
 /// A language the gate can parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,61 +218,6 @@ pub fn excerpt(text: &str, line: usize) -> String {
             format!("{mark} {n:>4} | {l}\n")
         })
         .collect()
-}
-
-/// A Python definition without a docstring.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Undocumented {
-    pub name: String,
-    /// A class (else a function or method).
-    pub class: bool,
-}
-
-/// The Python functions and classes of `text` that have no docstring, in file order;
-/// `public_only` leaves out names starting with `_`. None when `text` is not Python that
-/// parses.
-pub fn python_missing_docstrings(text: &str, public_only: bool) -> Option<Vec<Undocumented>> {
-    let tree = parse(Language::Python, text)?;
-    if tree.root_node().has_error() {
-        return None;
-    }
-    let mut missing = Vec::new();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
-        let mut cursor = node.walk();
-        stack.extend(node.children(&mut cursor));
-        if !matches!(node.kind(), "function_definition" | "class_definition") {
-            continue;
-        }
-        let name = node
-            .child_by_field_name("name")
-            .map(|n| text[n.byte_range()].to_owned())
-            .unwrap_or_default();
-        if public_only && name.starts_with('_') {
-            continue;
-        }
-        if !has_docstring(node) {
-            let class = node.kind() == "class_definition";
-            missing.push((node.start_byte(), Undocumented { name, class }));
-        }
-    }
-    missing.sort_by_key(|(at, _)| *at);
-    Some(missing.into_iter().map(|(_, u)| u).collect())
-}
-
-/// Whether a Python definition's body starts with a string statement.
-fn has_docstring(definition: Node<'_>) -> bool {
-    let Some(body) = definition.child_by_field_name("body") else {
-        return false;
-    };
-    let mut cursor = body.walk();
-    let first = body.named_children(&mut cursor).next();
-    first.is_some_and(|statement| {
-        statement.kind() == "expression_statement"
-            && statement
-                .named_child(0)
-                .is_some_and(|e| matches!(e.kind(), "string" | "concatenated_string"))
-    })
 }
 
 /// Statements a function's body lost, with nothing added or changed in their place.
@@ -515,21 +465,6 @@ mod tests {
         let ex = excerpt(text, 3);
         assert!(ex.contains(">>    3 | c"), "{ex}");
         assert!(ex.contains("     1 | a") && ex.contains("     5 | e") && !ex.contains("| f"));
-    }
-
-    #[test]
-    fn python_docstrings_are_read_from_the_tree() {
-        let text = "def a():\n    \"\"\"A.\"\"\"\n\n\ndef b():\n    return 1\n\n\ndef _c():\n    pass\n\n\nclass D:\n    'D.'\n";
-        let names = |public| -> Vec<String> {
-            python_missing_docstrings(text, public)
-                .unwrap()
-                .into_iter()
-                .map(|u| u.name)
-                .collect()
-        };
-        assert_eq!(names(false), vec!["b", "_c"]);
-        assert_eq!(names(true), vec!["b"]);
-        assert_eq!(python_missing_docstrings("def (:\n", false), None);
     }
 
     /// `(path, before, after)` for one language: a docstring or doc comment added while a

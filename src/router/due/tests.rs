@@ -1,0 +1,345 @@
+use super::*;
+
+fn due(instruction: &str, path: &str, content: &str) -> bool {
+    already_done(instruction, path, content).is_none()
+}
+
+#[test]
+fn doc_comments_are_read_in_every_language() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "a.rs",
+            "/// Adds.\npub fn add(a: u32) -> u32 {\n    a\n}\n",
+            "pub fn add(a: u32) -> u32 {\n    a\n}\n",
+        ),
+        (
+            "a.js",
+            "/** Adds. */\nexport function add(a) {\n  return a;\n}\n",
+            "// Adds.\nexport function add(a) {\n  return a;\n}\n",
+        ),
+        (
+            "a.ts",
+            "/** Adds. */\nexport const add = (a: number) => a;\n",
+            "export const add = (a: number) => a;\n",
+        ),
+        (
+            "a.go",
+            "package a\n\n// Add adds.\nfunc Add(a int) int { return a }\n",
+            "package a\n\n// adds\nfunc Add(a int) int { return a }\n",
+        ),
+        (
+            "A.java",
+            "class A {\n  /** Adds. */\n  int add(int a) { return a; }\n}\n",
+            "class A {\n  // Adds.\n  int add(int a) { return a; }\n}\n",
+        ),
+        (
+            "a.c",
+            "// Adds.\nint add(int a) { return a; }\n",
+            "int add(int a) { return a; }\n",
+        ),
+        (
+            "a.cpp",
+            "/// Adds.\nint add(int a) { return a; }\n",
+            "int x; // note\nint add(int a) { return a; }\n",
+        ),
+    ];
+    for (path, documented, bare) in cases {
+        for i in [
+            "add a doc comment to every function",
+            "Add JSDoc comments to the functions",
+            "add a docstring to `add`",
+            "document every function",
+        ] {
+            let reason = already_done(i, path, documented);
+            assert!(
+                reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("nothing due: ")),
+                "{path}: {i}"
+            );
+            assert!(due(i, path, bare), "{path}: {i}");
+        }
+    }
+}
+
+#[test]
+fn a_named_definition_narrows_the_doc_check_to_it_and_what_it_holds() {
+    let text = "def a():\n    \"\"\"A.\"\"\"\n\n\ndef b():\n    pass\n\n\nclass C:\n    \"\"\"C.\"\"\"\n\n    def m(self):\n        pass\n";
+    assert!(!due("add a docstring to `a`", "m.py", text));
+    // `b` lacks one while others have one: due.
+    assert!(due("add a docstring to `b`", "m.py", text));
+    assert!(due("add a docstring to `a` and `b`", "m.py", text));
+    // A class named: its methods are concerned, unless only classes are asked for.
+    assert!(due("add docstrings to `C`", "m.py", text));
+    assert!(due("add docstrings to every method of `C`", "m.py", text));
+    assert!(!due("add a docstring to the `C` class", "m.py", text));
+    assert!(due("add a docstring to every function", "m.py", text));
+    assert!(!due("add a docstring to every class", "m.py", text));
+}
+
+#[test]
+fn public_narrows_the_doc_check_per_language() {
+    let rust = "/// Public.\npub fn a() {}\n\nfn helper() {}\n";
+    assert!(!due(
+        "add doc comments to every public function",
+        "a.rs",
+        rust
+    ));
+    assert!(due("add doc comments to every function", "a.rs", rust));
+    let go = "package a\n\n// A does.\nfunc A() {}\n\nfunc b() {}\n";
+    assert!(!due(
+        "add a doc comment to every exported function",
+        "a.go",
+        go
+    ));
+    assert!(due("add a doc comment to every function", "a.go", go));
+    let js = "/** A. */\nexport function a() {}\n\nfunction b() {}\n";
+    assert!(!due(
+        "Add JSDoc comments to the exported functions",
+        "a.js",
+        js
+    ));
+    assert!(due("Add JSDoc comments to every function", "a.js", js));
+    let java =
+        "public class A {\n  /** Runs. */\n  public void run() {}\n  private void step() {}\n}\n";
+    assert!(!due("add Javadoc to every public method", "A.java", java));
+    assert!(due("add Javadoc to every method", "A.java", java));
+    // "public item" puts fields in scope too.
+    let fields = "/// A.\npub struct A {\n    pub x: u32,\n}\n";
+    assert!(!due(
+        "add doc comments to every public struct",
+        "a.rs",
+        fields
+    ));
+    assert!(due("add doc comments to every public item", "a.rs", fields));
+}
+
+#[test]
+fn doc_clauses_outside_the_grammar_stay_due() {
+    let text = "def a():\n    \"\"\"A.\"\"\"\n";
+    for i in [
+        // The docstrings are the object, or must say something particular.
+        "add a `Returns:` section to every docstring",
+        "add docstrings explaining the retry logic to every function",
+        "add Google-style docstrings to every function",
+        "add a docstring to every function except `main`",
+        "add a module docstring",
+        "add a comment to every function",
+        // Another clause beside it.
+        "add a docstring to `a` and make it faster",
+    ] {
+        assert!(due(i, "m.py", text), "{i}");
+    }
+    assert!(!due(
+        "add a docstring to every function in this module",
+        "m.py",
+        text
+    ));
+    assert!(!due(
+        "add docstrings to the functions that lack one",
+        "m.py",
+        text
+    ));
+    // Unknown languages and text that does not parse are due.
+    assert!(due(
+        "add a doc comment to every function",
+        "a.sh",
+        "f() { :; }\n"
+    ));
+    assert!(due("add a docstring to every function", "m.py", "def (:\n"));
+}
+
+#[test]
+fn python_type_hints_are_complete_or_due() {
+    let typed = "def net(gross: float, *rates: float, **kw: int) -> float:\n    return gross\n\n\nclass K:\n    def m(self, x: int) -> int:\n        return x\n";
+    for i in [
+        "add type hints to every function",
+        "Add type annotations to all public functions",
+        "annotate every function with type hints",
+        "add type hints to `net`",
+    ] {
+        let reason = already_done(i, "m.py", typed).unwrap_or_default();
+        assert_eq!(
+            reason, "nothing due: every function it concerns has type hints",
+            "{i}"
+        );
+    }
+    let partly = "def a(x: int) -> int:\n    return x\n\n\ndef b(x: int, y) -> int:\n    return x\n\n\ndef c(x: int):\n    return x\n\n\ndef d(*args) -> None:\n    pass\n";
+    assert!(due("add type hints to every function", "m.py", partly));
+    // `f` lacking them while others have them is due; a named `a` that has them is not.
+    assert!(!due("add type hints to `a`", "m.py", partly));
+    for f in ["b", "c", "d"] {
+        assert!(
+            due(&format!("add type hints to `{f}`"), "m.py", partly),
+            "{f}"
+        );
+    }
+    // Private functions are out of "public"; variables and other languages are not read.
+    let private = "def a(x: int) -> int:\n    return x\n\n\ndef _h(x):\n    return x\n";
+    assert!(!due(
+        "add type hints to the public functions",
+        "m.py",
+        private
+    ));
+    assert!(due("add type hints to every function", "m.py", private));
+    assert!(due("add type hints to the class attributes", "m.py", typed));
+    assert!(due(
+        "add type hints to every function",
+        "m.ts",
+        "function f(x: number): number { return x; }\n"
+    ));
+    assert!(due("add `Optional` to every type hint", "m.py", typed));
+}
+
+#[test]
+fn a_replacement_whose_old_code_is_gone_is_not_due() {
+    let cases: &[(&str, &str, bool)] = &[
+        (
+            "Replace `ioutil.ReadFile` with `os.ReadFile`",
+            "return os.ReadFile(p)\n",
+            false,
+        ),
+        (
+            "Replace `ioutil.ReadFile` with `os.ReadFile`",
+            "b, err := ioutil.ReadFile(p)\n",
+            true,
+        ),
+        // An identifier inside a longer one is not it; a call is its name.
+        (
+            "Replace `var` with `let` or `const`",
+            "const cssVariables = [];\n",
+            false,
+        ),
+        (
+            "Replace `var` with `let` or `const`",
+            "for (var i = 0;;) {}\n",
+            true,
+        ),
+        (
+            "Replace `unwrap()` with `expect()`",
+            "x.unwrap_or_default()\n",
+            false,
+        ),
+        (
+            "Replace `unwrap()` with `expect()`",
+            "raw.parse().unwrap()\n",
+            true,
+        ),
+        (
+            "Replace `print()` calls with `log.info()`",
+            "print(\"hi\")\n",
+            true,
+        ),
+        (
+            "use `pathlib` instead of `os.path`",
+            "from pathlib import Path\n",
+            false,
+        ),
+        (
+            "use `pathlib` instead of `os.path`",
+            "import os.path\n",
+            true,
+        ),
+        (
+            "Use f-strings instead of `%` formatting",
+            "f\"{x}\"\n",
+            false,
+        ),
+        (
+            "Use f-strings instead of `%` formatting",
+            "\"%s\" % x\n",
+            true,
+        ),
+        ("Use `===` instead of `==`", "a === b\n", false),
+        ("Use `===` instead of `==`", "a === b && c == d\n", true),
+        (
+            "Migrate from `unittest` to `pytest`",
+            "import pytest\n",
+            false,
+        ),
+        (
+            "migrate the tests from `unittest` to `pytest`",
+            "import unittest\n",
+            true,
+        ),
+        (
+            "Switch the HTTP client from `requests` to `httpx`",
+            "import httpx\n",
+            false,
+        ),
+        ("switch `requests` to `httpx`", "import httpx\n", false),
+        ("prefer `Path` over `os.path`", "p = Path(x)\n", false),
+        // Case and whitespace aside.
+        (
+            "replace `import  os` with `import sys`",
+            "IMPORT OS\n",
+            true,
+        ),
+    ];
+    for (i, content, want_due) in cases {
+        assert_eq!(due(i, "a.txt", content), *want_due, "{i} on {content:?}");
+    }
+    let reason = already_done(
+        "Replace `ioutil.ReadFile` with `os.ReadFile`",
+        "a.go",
+        "x\n",
+    );
+    assert_eq!(
+        reason.as_deref(),
+        Some("nothing due: `ioutil.ReadFile` no longer occurs (already replaced)")
+    );
+}
+
+#[test]
+fn replacements_outside_the_grammar_stay_due() {
+    let content = "nothing relevant here\n";
+    for i in [
+        // Not code, or not only a replacement.
+        "Use logging instead of print",
+        "Replace `a` with `b` and make it faster",
+        "Replace `a` in `x.py` with `b`",
+        "Replace `a` with `b`, and `c` with `d`",
+        // A setting switched to a value may need adding.
+        "switch `strict` to `true`",
+        "Change `a` to `b`",
+        "Move `f` from `a.py` to `b.py`",
+        "Make `f` return `None` instead of raising",
+    ] {
+        assert!(due(i, "a.py", content), "{i}");
+    }
+}
+
+#[test]
+fn every_clause_must_be_done() {
+    let text = "def a(x: int) -> int:\n    \"\"\"A.\"\"\"\n    return x\n";
+    let both = "add a docstring to every function; add type hints to every function";
+    let reason = already_done(both, "m.py", text).unwrap();
+    assert!(
+        reason.contains("docstring") && reason.contains("type hints"),
+        "{reason}"
+    );
+    let bare = "def a(x: int) -> int:\n    return x\n";
+    assert!(due(both, "m.py", bare));
+    assert!(!due(
+        "replace `print` with `log`; add type hints to every function",
+        "m.py",
+        text
+    ));
+    assert!(due(
+        "replace `return` with `yield`; add type hints to every function",
+        "m.py",
+        text
+    ));
+}
+
+#[test]
+fn a_request_that_concerns_no_definition_is_left_to_the_editor() {
+    assert!(due("add docs", "a.py", "x = 1\n"));
+    assert!(due("add a docstring to every function", "a.py", "X = 1\n"));
+    assert!(due("add type hints to every function", "a.py", "X = 1\n"));
+    assert!(due(
+        "document the module",
+        "a.py",
+        "def f():\n    \"\"\"F.\"\"\"\n"
+    ));
+}
