@@ -355,16 +355,7 @@ fn retry_rounds(
             ..ScanOptions::default()
         };
         let scanned = scan::scan(root, root, &options)?;
-        let request = EditRequest {
-            instruction: task.instruction.clone(),
-            role: None,
-            speculate: false,
-            kv_cache: None,
-            rounds: 0,
-            escalation: Vec::new(),
-            known_names: None,
-            jobs: 1,
-        };
+        let request = EditRequest::first_answers(&task.instruction);
         for cand in scanned.files {
             // One file per run: the model's cache then holds this file's conversation.
             let report = engine::run(
@@ -460,16 +451,11 @@ fn pass(
             ..ScanOptions::default()
         };
         let scanned = scan::scan(root, root, &options)?;
+        // The bench times first answers: no feedback rounds, no escalation.
         let request = EditRequest {
-            instruction: task.instruction.clone(),
-            role: None,
             speculate,
             kv_cache: kv_cache.cloned(),
-            // The bench times first answers: no feedback rounds, no escalation.
-            rounds: 0,
-            escalation: Vec::new(),
-            known_names: None,
-            jobs: 1,
+            ..EditRequest::first_answers(&task.instruction)
         };
         let files = scanned.files.clone();
         let report = engine::run(

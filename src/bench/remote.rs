@@ -111,14 +111,9 @@ fn pass(
 ) -> Result<RemoteRow, BenchError> {
     let scanned = scan::scan(root, root, &ScanOptions::default())?;
     let request = EditRequest {
-        instruction: instruction.to_owned(),
         role: Some(Role::Coder),
-        speculate: false,
-        kv_cache: None,
-        rounds: 0,
-        escalation: Vec::new(),
-        known_names: None,
         jobs: slots,
+        ..EditRequest::first_answers(instruction)
     };
     let started = Instant::now();
     let report = engine::run(

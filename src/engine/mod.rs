@@ -58,6 +58,24 @@ pub struct EditRequest {
     pub jobs: usize,
 }
 
+impl EditRequest {
+    /// First answers only, one file at a time: no feedback rounds, no escalation, no
+    /// speculation, no disk cache, the router choosing each file's editor. What the benchmarks
+    /// time, changed field by field where a pass needs more.
+    pub fn first_answers(instruction: &str) -> Self {
+        EditRequest {
+            instruction: instruction.to_owned(),
+            role: None,
+            speculate: false,
+            kv_cache: None,
+            rounds: 0,
+            escalation: Vec::new(),
+            known_names: None,
+            jobs: 1,
+        }
+    }
+}
+
 /// Why one file failed. The rest of the batch goes on; the run exits 2. `kind` in the JSON
 /// report is [`FileError::kind`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
