@@ -109,6 +109,15 @@ pub fn retry_message(problem: &str, detail: &str) -> String {
     )
 }
 
+/// The lines of `content` closest to a SEARCH text that matched nothing, to show the model
+/// what it should have copied; None when nothing is close.
+pub fn closest_lines_hint(content: &str, search: &str) -> Option<String> {
+    let (line, lines) = crate::edit::closest_lines(content, search)?;
+    Some(format!(
+        "The closest lines in the file, from line {line}, are:\n```\n{lines}```"
+    ))
+}
+
 /// The user turn after an answer whose blocks partly applied: the good ones are kept, the
 /// failed ones (`problems`, one line each) are to be sent again, alone.
 pub fn resend_message(kept: usize, failed: usize, problems: &str) -> String {

@@ -75,10 +75,8 @@ impl Kept {
         for (block, error) in &self.failed {
             problems.push_str(&format!("\n- {error}"));
             if let EditError::NoMatch { .. } = error {
-                if let Some((line, lines)) = edit::closest_lines(content, &block.search) {
-                    problems.push_str(&format!(
-                        "\n  The closest lines in the file, from line {line}, are:\n```\n{lines}```"
-                    ));
+                if let Some(hint) = prompt::closest_lines_hint(content, &block.search) {
+                    problems.push_str(&format!("\n  {hint}"));
                 }
             }
         }

@@ -831,13 +831,9 @@ pub fn feedback(error: &FileError, content: &str) -> String {
         FileError::Answer {
             error: EditError::NoMatch { search, .. },
             ..
-        } => match edit::closest_lines(content, search) {
-            Some((line, lines)) => format!(
-                "\nThe closest lines in the file, from line {line}, are:\n```\n{lines}```\n\
-                 Copy the SEARCH lines exactly from the file."
-            ),
-            None => String::new(),
-        },
+        } => prompt::closest_lines_hint(content, search)
+            .map(|hint| format!("\n{hint}\nCopy the SEARCH lines exactly from the file."))
+            .unwrap_or_default(),
         FileError::Syntax { excerpt, .. } => format!("\nThe edited file there:\n```\n{excerpt}```"),
         FileError::Verify(_) => "\nChange the edit so that the command passes.".to_owned(),
         _ => String::new(),
