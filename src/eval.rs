@@ -316,6 +316,7 @@ fn is_answer_failure(result: &str) -> bool {
             | "malformed-answer"
             | "empty-answer"
             | "whole-file-not-allowed"
+            | "looping-answer"
             | "cut-off"
             | "partial-answer"
     )

@@ -12,6 +12,10 @@
 
 use std::ops::Range;
 
+pub mod cycle;
+
+pub use cycle::{trailing_cycle, Cycle};
+
 /// One search/replace edit. `search` must occur in the file and is replaced
 /// by `replace`; both are whole lines ending in `'\n'`, or empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +119,13 @@ pub enum EditError {
         "the answer gives a whole file in a code block, but only SEARCH/REPLACE blocks are accepted here"
     )]
     WholeFileNotAllowed,
+
+    /// The answer fell into writing the same few lines over and over, and was stopped (see
+    /// [`trailing_cycle`]). Retrying can help: the model is shown where it started looping.
+    #[error(
+        "the answer repeated the same {period} line(s) over and over ({lines} lines), so it was stopped"
+    )]
+    Looping { period: usize, lines: usize },
 }
 
 impl EditError {
@@ -126,6 +137,7 @@ impl EditError {
             EditError::Malformed { .. } => "malformed-answer",
             EditError::Empty => "empty-answer",
             EditError::WholeFileNotAllowed => "whole-file-not-allowed",
+            EditError::Looping { .. } => "looping-answer",
         }
     }
 }

@@ -836,6 +836,10 @@ pub fn feedback(error: &FileError, content: &str) -> String {
             .unwrap_or_default(),
         FileError::Syntax { excerpt, .. } => format!("\nThe edited file there:\n```\n{excerpt}```"),
         FileError::Verify(_) => "\nChange the edit so that the command passes.".to_owned(),
+        FileError::Answer {
+            error: EditError::Looping { .. },
+            ..
+        } => "\nWrite each line once, and end the answer when the edit is complete.".to_owned(),
         _ => String::new(),
     };
     prompt::retry_message(&error.to_string(), &detail)
@@ -905,7 +909,7 @@ fn attempt<M: LanguageModel>(
             });
         }
         // A looping answer would otherwise run to the context limit and fail there.
-        if edit::repeats_itself(answer) {
+        if edit::repeats_itself(answer) || edit::trailing_cycle(answer, &cand.content).is_some() {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
@@ -933,6 +937,18 @@ fn attempt<M: LanguageModel>(
     report.generate_seconds += generation.generate_seconds;
     tracing::debug!(path = %cand.rel, answer = %generation.text, "model answer");
     answer_text.clone_from(&generation.text);
+    if let Some(cycle) = edit::trailing_cycle(generation.text.as_bytes(), &cand.content) {
+        // The next round's conversation needs where the loop began, not every turn of it.
+        answer_text.truncate(cycle.first_turn(&generation.text).len());
+        *kept = earlier;
+        return Err(FileError::Answer {
+            error: EditError::Looping {
+                period: cycle.period,
+                lines: cycle.lines,
+            },
+            cut_off: None,
+        });
+    }
     let cut_off = match generation.stop {
         StopReason::MaxTokens | StopReason::ContextFull => Some(format!(
             "the answer was cut off at the context limit: {left} tokens of the {context}-token \

@@ -145,9 +145,10 @@ fn a_looping_answer_is_stopped_at_its_first_repeated_block() {
 #[test]
 fn a_runaway_answer_stops_at_the_context_limit() {
     let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
-    // An answer that never closes its block and never ends (and never repeats a block, so the
-    // loop guard does not see it): only the context bounds it.
-    let endless = format!("<<<<<<< SEARCH\nx = 1\n=======\n{}", "y = 2\n".repeat(2000));
+    // An answer that never closes its block and never ends, and never repeats a block or a
+    // line (so neither loop guard sees it): only the context bounds it.
+    let lines: String = (0..2000).map(|i| format!("y{i} = {i}\n")).collect();
+    let endless = format!("<<<<<<< SEARCH\nx = 1\n=======\n{lines}");
     backend.answer("m.py", &endless);
     let mut req = request("tidy");
     req.role = Some(Role::Coder);
@@ -175,6 +176,39 @@ fn a_runaway_answer_stops_at_the_context_limit() {
         )),
         "{reason}"
     );
+}
+
+#[test]
+fn an_answer_going_round_in_circles_is_stopped_and_retried_without_the_loop() {
+    let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+    // Broken blocks (no `=======`), cycling: what the 0.5B coder wrote for a comment rule.
+    let turn = "<<<<<<< SEARCH\ndef old():\n    pass\n>>>>>>> REPLACE\n\n";
+    let looping = format!("{turn}{}", turn.repeat(1000));
+    backend.answer("could not be used", BLOCK);
+    backend.answer("def old", &looping);
+    let mut req = request("tidy");
+    req.role = Some(Role::Coder);
+    req.rounds = 1;
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        vec![cand("a.py", "def old():\n    pass\n")],
+        &[],
+        &Silent,
+    );
+    let file = &report.files[0];
+    assert_eq!(file.outcome.label(), "changed", "{:?}", file.outcome);
+    let results: Vec<&str> = file.rounds.iter().map(|r| r.result).collect();
+    assert_eq!(results, vec!["looping-answer", "ok"]);
+    // Stopped once the cycle spanned 24 lines (five turns of five lines, less the last blank
+    // line), not at the context.
+    let stopped_at = 5 * turn.chars().count() - 1 + BLOCK.chars().count();
+    assert_eq!(file.generated_tokens, stopped_at);
+    // The conversation keeps the first turn of the loop, and the feedback says what happened.
+    assert_eq!(file.conversation[2].content, turn);
+    let feedback = &file.conversation[3].content;
+    assert!(feedback.contains("repeated the same 5 line(s)"), "{feedback}");
 }
 
 #[test]

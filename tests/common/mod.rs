@@ -362,12 +362,13 @@ pub fn file_report(json: &serde_json::Value, path: &str) -> serde_json::Value {
 /// the syntax gate, or was cut off. On real models any file an editor answered may end in one
 /// of these (greedy output differs across CPUs, thread counts and batching); none of them is
 /// the machinery failing, unlike `generation-error`, `model-unavailable` or `internal`.
-pub const ANSWER_KINDS: [&str; 8] = [
+pub const ANSWER_KINDS: [&str; 9] = [
     "search-not-found",
     "search-ambiguous",
     "malformed-answer",
     "empty-answer",
     "whole-file-not-allowed",
+    "looping-answer",
     "cut-off",
     "partial-answer",
     "syntax-error",
