@@ -22,8 +22,11 @@ use crate::llama::Llama;
 use crate::router::Router;
 use crate::scan::{self, Candidate, ScanOptions};
 
+mod checks;
 mod raw;
 mod remote;
+
+pub use checks::CheckCost;
 
 pub use raw::{ParallelRates, RawRates};
 pub use remote::{run as remote_run, RemoteFigures, RemoteRow, ShardBalance};
@@ -176,6 +179,8 @@ pub struct Figures {
     pub roles: Vec<RoleFigures>,
     /// Each file's first answer against a retry round that follows it.
     pub retry: Vec<RetryRun>,
+    /// The router's exact checks over every file, per task, against the task's editing.
+    pub checks: Vec<CheckCost>,
     pub peak_rss_mb: Option<u64>,
 }
 
@@ -247,6 +252,8 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<Figures, BenchError> {
     let plain = pass(lifecycle, root, tasks, false, None, progress)?;
+    step(progress, "scope and due checks over every file".to_owned());
+    let checks = checks::costs(root, tasks, &plain)?;
     let retry = retry_rounds(lifecycle, root, tasks, progress)?;
     let speculative = pass(lifecycle, root, tasks, true, None, progress)?;
     let cache = KvCache::new(kv_dir.to_owned(), 4096);
@@ -328,6 +335,7 @@ pub fn run(
         second_run,
         roles,
         retry,
+        checks,
         peak_rss_mb: crate::lifecycle::peak_rss().map(mb),
     })
 }

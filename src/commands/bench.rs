@@ -311,6 +311,7 @@ prompt phase, first/second run: {:.1}s / {:.1}s = {:.1}x faster ({restored} of {
     }
     parallel_table(&mut s, f);
     retry_table(&mut s, f);
+    checks_table(&mut s, f);
     let loads: Vec<String> = f
         .roles
         .iter()
@@ -432,6 +433,44 @@ fn retry_table(s: &mut String, f: &Figures) {
             100.0 * retry / first.max(1e-9)
         );
     }
+}
+
+/// What the scope and due checks cost per task, over every file of the repository.
+fn checks_table(s: &mut String, f: &Figures) {
+    if f.checks.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n### Scope and due checks (exact facts, every file of the repository, before any editor)\n"
+    );
+    let _ = writeln!(
+        s,
+        "| task | files checked | skipped | checks ms | editing s | checks / run |"
+    );
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: |");
+    for c in &f.checks {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.2} | {:.1} | {:.2} % |",
+            c.task,
+            c.files,
+            c.skipped,
+            1000.0 * c.seconds,
+            c.edit_seconds,
+            100.0 * c.share()
+        );
+    }
+    let checks: f64 = f.checks.iter().map(|c| c.seconds).sum();
+    let editing: f64 = f.checks.iter().map(|c| c.edit_seconds).sum();
+    let _ = writeln!(
+        s,
+        "\nchecks / whole runs ({} tasks): {:.1} ms / {:.1} s = {:.2} % (target: under 10 %)",
+        f.checks.len(),
+        1000.0 * checks,
+        checks + editing,
+        100.0 * checks / (checks + editing).max(1e-9)
+    );
 }
 
 fn row(s: &mut String, name: &str, t: &Totals) {

@@ -430,28 +430,23 @@ pub fn run<B: Backend>(
         .collect();
     let mut index = 0;
     while let Some(first) = queue.pop_front() {
-        // A served model takes up to `jobs` files of its role side by side; one in-process
-        // model takes one at a time.
+        // A served model takes every queued file of its role, `jobs` in flight at a time, each
+        // slot taking the next file as soon as it is free (waiting for the slowest of each
+        // group of `jobs` would leave slots idle); one in-process model takes one at a time.
         let role = first.role;
-        let width = if lifecycle.is_remote(role) {
-            request.jobs.max(1)
-        } else {
-            1
-        };
         let mut batch = vec![first];
-        while batch.len() < width && queue.front().is_some_and(|j| j.role == role) {
-            batch.extend(queue.pop_front());
+        if lifecycle.is_remote(role) && request.jobs > 1 {
+            while queue.front().is_some_and(|j| j.role == role) {
+                batch.extend(queue.pop_front());
+            }
         }
-        for job in &batch {
-            progress.event(&Event::FileStart {
-                path: job.cand.rel.clone(),
-                role: job.role,
-                index: index.min(total.saturating_sub(1)),
-                total,
-            });
-            index += 1;
-        }
+        let numbering = Numbering {
+            first: index,
+            total,
+        };
+        index += batch.len();
         let finished = if batch.len() == 1 {
+            numbering.start(progress, &batch[0], 0);
             vec![edit_one(
                 lifecycle,
                 request,
@@ -460,7 +455,13 @@ pub fn run<B: Backend>(
                 progress,
             )]
         } else {
-            edit_side_by_side(lifecycle, request, &batch, &mut broken, progress)
+            let workers = request.jobs.min(batch.len());
+            let side_by_side = SideBySide {
+                batch: &batch,
+                workers,
+                numbering,
+            };
+            edit_side_by_side(lifecycle, request, &side_by_side, &mut broken, progress)
         };
         for (job, report) in batch.into_iter().zip(finished) {
             match escalation(request, &job, &report) {
@@ -497,6 +498,32 @@ pub fn run<B: Backend>(
         warnings: router.warning().into_iter().collect(),
         models: lifecycle.stats(),
     }
+}
+
+/// How the progress display numbers files: `[first + i + 1/total]`.
+#[derive(Debug, Clone, Copy)]
+struct Numbering {
+    first: usize,
+    total: usize,
+}
+
+impl Numbering {
+    /// Tells `progress` that the `i`-th job of a batch is starting.
+    fn start(self, progress: &dyn Progress, job: &Job, i: usize) {
+        progress.event(&Event::FileStart {
+            path: job.cand.rel.clone(),
+            role: job.role,
+            index: (self.first + i).min(self.total.saturating_sub(1)),
+            total: self.total,
+        });
+    }
+}
+
+/// Files of one served role to edit with `workers` requests in flight.
+struct SideBySide<'a> {
+    batch: &'a [Job],
+    workers: usize,
+    numbering: Numbering,
 }
 
 /// One file waiting for an editor.
@@ -569,16 +596,18 @@ fn edit_one<B: Backend>(
     report
 }
 
-/// Edits the files of `batch` (one role, served by a server) side by side: one worker thread
-/// per server slot, each taking the next file; events reach `progress` from this thread. The
-/// reports come back in `batch`'s order, whatever finished first.
+/// Edits the files of `work` (one role, served by a server) side by side: `work.workers` worker
+/// threads (at most the server's slots), each taking the next file as soon as it is done with
+/// one; events reach `progress` from this thread. The reports come back in the batch's order,
+/// whatever finished first.
 fn edit_side_by_side<B: Backend>(
     lifecycle: &mut Lifecycle<B>,
     request: &EditRequest,
-    batch: &[Job],
+    work: &SideBySide<'_>,
     broken: &mut Option<(Role, String)>,
     progress: &dyn Progress,
 ) -> Vec<FileReport> {
+    let batch = work.batch;
     let role = batch[0].role;
     let unavailable = |reason: &str| -> Vec<FileReport> {
         batch
@@ -598,7 +627,7 @@ fn edit_side_by_side<B: Backend>(
             return unavailable(reason);
         }
     }
-    let workers = match lifecycle.workers(role, batch.len()) {
+    let workers = match lifecycle.workers(role, work.workers) {
         Ok(workers) => workers,
         Err(e) => {
             let reason = e.to_string();
@@ -606,6 +635,11 @@ fn edit_side_by_side<B: Backend>(
             return unavailable(&reason);
         }
     };
+    // Largest files first: their answers tend to be the longest, and one long answer started
+    // last would run alone while the other slots sit idle.
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(batch[i].cand.content.len()));
+    let order = &order;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (events, heard) = std::sync::mpsc::channel::<Event>();
     let (results, collected) = std::sync::mpsc::channel::<(usize, FileReport)>();
@@ -615,8 +649,10 @@ fn edit_side_by_side<B: Backend>(
             scope.spawn(move || {
                 let progress = crate::event::Forward(events);
                 loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let Some(job) = batch.get(i) else { break };
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(&i) = order.get(n) else { break };
+                    let job = &batch[i];
+                    work.numbering.start(&progress, job, n);
                     let started = Instant::now();
                     let mut report =
                         edit_file(&mut worker, &FileTask::new(request, job, None), &progress);

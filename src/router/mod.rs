@@ -240,6 +240,39 @@ pub fn combine(
     }
 }
 
+/// What the exact checks found for one file, before any model is asked.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// Why the file is skipped (out of scope, or nothing due), if it is.
+    pub skip: Option<Decision>,
+    /// The part of the instruction that concerns the file.
+    pub focus: String,
+    facts: FileFacts,
+}
+
+/// The scope and due checks for one file: exact facts only, no model. `known` are the
+/// instruction's names some file of the run holds (see [`known_names`]).
+pub fn check(instruction: &str, cand: &Candidate, known: &[String]) -> Checked {
+    let mut facts = FileFacts::gather(instruction, &cand.rel, &cand.content);
+    facts.mentions.retain(|(name, _)| known.contains(name));
+    // Route (and later edit) on the part of the task that concerns this file.
+    let focus = focus(instruction, &cand.content, known);
+    // Files named on the command line are always in scope; whether anything is due there is
+    // still checked.
+    let scope = (!cand.explicit)
+        .then(|| skip_reason(instruction, &facts))
+        .flatten()
+        .map(out_of_scope);
+    let skip = scope.or_else(|| {
+        already_done(&focus, &cand.rel, &cand.content).map(|reason| Decision {
+            role: None,
+            source: Source::Due,
+            reason,
+        })
+    });
+    Checked { skip, focus, facts }
+}
+
 /// One file's route: the decision, and the part of the instruction the file is given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {
@@ -332,24 +365,8 @@ impl Router {
         cand: &Candidate,
         known: &[String],
     ) -> Route {
-        let mut facts = FileFacts::gather(instruction, &cand.rel, &cand.content);
-        facts.mentions.retain(|(name, _)| known.contains(name));
-        // Route (and later edit) on the part of the task that concerns this file.
-        let focus = focus(instruction, &cand.content, known);
-        // Files named on the command line are always in scope; whether anything is due there
-        // is still checked.
-        let scope = (!cand.explicit)
-            .then(|| skip_reason(instruction, &facts))
-            .flatten()
-            .map(out_of_scope);
-        let due = || {
-            already_done(&focus, &cand.rel, &cand.content).map(|reason| Decision {
-                role: None,
-                source: Source::Due,
-                reason,
-            })
-        };
-        let decision = match (role, scope.or_else(due)) {
+        let Checked { skip, focus, facts } = check(instruction, cand, known);
+        let decision = match (role, skip) {
             (_, Some(skip)) => skip,
             (Some(role), None) => Decision {
                 role: Some(role),

@@ -33,6 +33,10 @@ struct State {
     seen: Vec<(String, Option<String>, Option<i64>)>,
     in_flight: usize,
     most_in_flight: usize,
+    /// Extra delay for the answers whose needle holds this text.
+    slow: Option<(String, Duration)>,
+    /// `start NEEDLE` and `end NEEDLE` of each answer, in the order they happened.
+    timeline: Vec<String>,
     completions: usize,
     /// Label probabilities for routing requests (`n_probs`): none, or the log-probability of
     /// `algorithm`'s first token and of `coder`'s for prompts that are not the calibration.
@@ -179,21 +183,30 @@ fn complete(
     if body["n_probs"].as_u64().unwrap_or(0) > 0 {
         return reply(stream, 200, &label_answer(state, &prompt));
     }
-    let (answer, trouble, delay) = {
+    let (answer, trouble, delay, needle) = {
         let mut s = state.lock().unwrap();
         s.completions += 1;
         s.in_flight += 1;
         s.most_in_flight = s.most_in_flight.max(s.in_flight);
-        let answer = s
+        let (needle, answer) = s
             .answers
             .iter()
             .find(|(needle, _)| prompt.contains(needle.as_str()))
-            .map_or_else(|| "NO_CHANGE".to_owned(), |(_, a)| a.clone());
+            .map_or_else(|| (String::new(), "NO_CHANGE".to_owned()), Clone::clone);
         let trouble = (!s.troubles.is_empty()).then(|| s.troubles.remove(0));
-        (answer, trouble, s.delay)
+        let extra = match &s.slow {
+            Some((text, extra)) if needle.contains(text.as_str()) => *extra,
+            _ => Duration::ZERO,
+        };
+        s.timeline.push(format!("start {needle}"));
+        (answer, trouble, s.delay + extra, needle)
     };
     std::thread::sleep(delay);
-    let done = || state.lock().unwrap().in_flight -= 1;
+    let done = || {
+        let mut s = state.lock().unwrap();
+        s.in_flight -= 1;
+        s.timeline.push(format!("end {needle}"));
+    };
     if let Some(Trouble::Status(status)) = trouble {
         done();
         let error = json!({"error": {"code": status, "message": "Loading model", "type": "unavailable_error"}});
@@ -419,6 +432,36 @@ fn jobs_put_files_side_by_side_on_the_slots_and_the_patch_stays_in_path_order() 
             BTreeSet::from([0, 1]),
             "each worker keeps its own slot"
         );
+    });
+}
+
+#[test]
+fn a_free_slot_takes_the_next_file_without_waiting_for_a_slow_one() {
+    let names = ["a.py", "b.py", "c.py", "d.py", "e.py"];
+    let repo = small_files(&names);
+    let server = FakeServer::start(&rename_answers(&names));
+    server.with(|s| {
+        s.delay = Duration::from_millis(20);
+        s.slow = Some((file_prompt("a.py"), Duration::from_millis(1500)));
+    });
+    let config = served_config(&repo, &server.url, json!({}));
+    let config = config.to_str().unwrap();
+    repo.codey(&[
+        "edit", RENAME, "--role", "coder", "--config", config, "--jobs", "2",
+    ])
+    .expect(0);
+    server.state(|s| {
+        let at = |event: &str| {
+            s.timeline
+                .iter()
+                .position(|e| *e == event)
+                .unwrap_or_else(|| panic!("no {event:?} in {:?}", s.timeline))
+        };
+        // One slot works through b..e while the other is still on a.py.
+        let a_done = at(&format!("end {}", file_prompt("a.py")));
+        let e_started = at(&format!("start {}", file_prompt("e.py")));
+        assert!(e_started < a_done, "{:?}", s.timeline);
+        assert_eq!(s.most_in_flight, 2);
     });
 }
 
