@@ -208,7 +208,10 @@ fn an_answer_going_round_in_circles_is_stopped_and_retried_without_the_loop() {
     // The conversation keeps the first turn of the loop, and the feedback says what happened.
     assert_eq!(file.conversation[2].content, turn);
     let feedback = &file.conversation[3].content;
-    assert!(feedback.contains("repeated the same 5 line(s)"), "{feedback}");
+    assert!(
+        feedback.contains("repeated the same 5 line(s)"),
+        "{feedback}"
+    );
 }
 
 #[test]
