@@ -84,15 +84,15 @@ pub struct KnnArgs {
     /// How the hidden states of the task's tokens are pooled.
     #[arg(long, value_enum, default_value = "mean")]
     pub knn_pooling: PoolingArg,
-    /// Text put before every task before it is embedded (e.g. "Task: ").
-    #[arg(long, value_name = "TEXT", default_value = "")]
+    /// Text put before every task before it is embedded.
+    #[arg(long, value_name = "TEXT", default_value_t = knn::Settings::default().prefix)]
     pub knn_prefix: String,
     /// Compare raw embeddings, without subtracting the cases' mean embedding first.
     #[arg(long)]
     pub knn_no_center: bool,
-    /// Replace each backticked name by the same placeholder before embedding.
+    /// Embed backticked names as written, not as one placeholder.
     #[arg(long)]
-    pub knn_mask_names: bool,
+    pub knn_keep_names: bool,
 }
 
 impl KnnArgs {
@@ -107,7 +107,7 @@ impl KnnArgs {
             },
             prefix: self.knn_prefix.clone(),
             center: !self.knn_no_center,
-            mask_names: self.knn_mask_names,
+            mask_names: !self.knn_keep_names,
         }
     }
 }
