@@ -156,6 +156,4 @@ fn nearest_cases_judge_leaves_each_case_out_and_its_thresholds_decide_who_decide
     assert_eq!(none["model_confident"], 0);
     assert_eq!(none["decided_share"].as_f64(), Some(0.0));
     assert_eq!(none["combined_accuracy"], none["rule_accuracy"]);
-    let share = |j: &Value| j["decided_share"].as_f64().unwrap();
-    assert!((0.0..=1.0).contains(&share(&run("0.8"))));
 }
