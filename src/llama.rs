@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::gguf::GgufContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -20,7 +20,7 @@ use llama_cpp_2::LlamaStateSeqFlags;
 
 use crate::model::{
     Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, LoadSpec, Logits, ModelError,
-    ModelFacts, OnToken, Token,
+    ModelFacts, OnToken, Pooling, Token,
 };
 
 /// llama.cpp's backend may be initialised once per process.
@@ -241,6 +241,9 @@ impl Backend for Llama {
             LlamaChatTemplate::new(builtin_template(&arch)).ok()
         });
         Ok(LlamaLoaded {
+            embedder: None,
+            threads: spec.threads,
+            path: spec.path.clone(),
             ctx,
             batch: LlamaBatch::new(spec.batch_size as usize, 1),
             batch_size: spec.batch_size as usize,
@@ -268,6 +271,10 @@ fn builtin_template(arch: &str) -> &'static str {
 
 /// A loaded model and its context. Field order matters: see the SAFETY note in `load`.
 pub struct LlamaLoaded {
+    /// The embeddings context and its pooling, made on first `embed` (same SAFETY note).
+    embedder: Option<(Pooling, LlamaContext<'static>)>,
+    threads: usize,
+    path: std::path::PathBuf,
     ctx: LlamaContext<'static>,
     batch: LlamaBatch<'static>,
     batch_size: usize,
@@ -461,6 +468,72 @@ impl LanguageModel for LlamaLoaded {
 
     fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
         crate::generate::label_scores(self, prompt, labels)
+    }
+
+    fn embed(&mut self, text: &str, pooling: Pooling) -> Result<Vec<f32>, ModelError> {
+        let tokens = self.model.vocab().tokenize(text.as_bytes(), false, false);
+        if tokens.is_empty() || tokens.len() > EMBED_CONTEXT as usize {
+            return Err(ModelError::Embedding(format!(
+                "a text of {} tokens (1 to {EMBED_CONTEXT} can be embedded)",
+                tokens.len()
+            )));
+        }
+        let ctx = self.embedder(pooling)?;
+        ctx.clear_kv_cache();
+        let mut batch = LlamaBatch::new(tokens.len(), 1);
+        for (pos, &token) in tokens.iter().enumerate() {
+            batch
+                .add(token, pos as i32, &[0], true)
+                .map_err(decode_err)?;
+        }
+        ctx.decode(&mut batch).map_err(decode_err)?;
+        let embedding = ctx
+            .embeddings_seq_ith(0)
+            .map_err(|e| ModelError::Embedding(e.to_string()))?
+            .to_vec();
+        ctx.clear_kv_cache();
+        Ok(embedding)
+    }
+}
+
+/// The embeddings context's window: the router embeds one short instruction at a time.
+const EMBED_CONTEXT: u32 = 512;
+
+impl LlamaLoaded {
+    /// The embeddings context for `pooling`, made (or remade for another pooling) on first use.
+    fn embedder(&mut self, pooling: Pooling) -> Result<&mut LlamaContext<'static>, ModelError> {
+        if self.embedder.as_ref().map(|(p, _)| *p) != Some(pooling) {
+            self.embedder = None;
+            let threads = i32::try_from(self.threads.max(1)).unwrap_or(1);
+            let params = LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(EMBED_CONTEXT))
+                .with_n_batch(EMBED_CONTEXT)
+                .with_n_ubatch(EMBED_CONTEXT)
+                .with_n_seq_max(1)
+                .with_n_threads(threads)
+                .with_n_threads_batch(threads)
+                .with_embeddings(true)
+                .with_pooling_type(match pooling {
+                    Pooling::Mean => LlamaPoolingType::Mean,
+                    Pooling::Last => LlamaPoolingType::Last,
+                });
+            let ctx =
+                self.model
+                    .new_context(backend()?, params)
+                    .map_err(|e| ModelError::Context {
+                        path: self.path.clone(),
+                        context_size: EMBED_CONTEXT,
+                        reason: e.to_string(),
+                    })?;
+            // SAFETY: as for `ctx` in `Backend::load`: the model is boxed, never moved or
+            // replaced, and `embedder` is declared before `model`, so it is dropped first.
+            let ctx: LlamaContext<'static> = unsafe { std::mem::transmute(ctx) };
+            self.embedder = Some((pooling, ctx));
+        }
+        match &mut self.embedder {
+            Some((_, ctx)) => Ok(ctx),
+            None => Err(ModelError::Embedding("no embeddings context".into())),
+        }
     }
 }
 

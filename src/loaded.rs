@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::model::{
     ChatApi, ChatMessage, GenerateOptions, Generation, LanguageModel, Logits, ModelError, OnToken,
-    Token,
+    Pooling, Token,
 };
 use crate::remote::RemoteModel;
 
@@ -99,5 +99,9 @@ impl<M: LanguageModel> LanguageModel for Loaded<M> {
 
     fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
         forward!(self, m => m.label_scores(prompt, labels))
+    }
+
+    fn embed(&mut self, text: &str, pooling: Pooling) -> Result<Vec<f32>, ModelError> {
+        forward!(self, m => m.embed(text, pooling))
     }
 }

@@ -147,6 +147,9 @@ pub enum ModelError {
     Decode(String),
     #[error("prompt of {tokens} tokens does not fit the {context_size}-token context")]
     PromptTooLong { tokens: usize, context_size: usize },
+    /// The model cannot embed text; another judge or model is needed.
+    #[error("no embeddings: {0}")]
+    Embedding(String),
 }
 
 impl ModelError {
@@ -256,6 +259,27 @@ pub trait LanguageModel {
     /// the label's first token). Used to constrain tiny models to a fixed set of answers.
     /// Token-level models implement it with `generate::label_scores`.
     fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError>;
+
+    /// One vector for `text`: the model's last hidden states pooled as `pooling` says, from a
+    /// context of its own (the generation context is built without embeddings and keeps its
+    /// KV cache). Used by the router's nearest-neighbour judge (`router::knn`).
+    fn embed(&mut self, text: &str, pooling: Pooling) -> Result<Vec<f32>, ModelError> {
+        let _ = (text, pooling);
+        Err(ModelError::Embedding(
+            "this model gives no embeddings (only a local GGUF model does)".into(),
+        ))
+    }
+}
+
+/// How the hidden states of a text's tokens become one embedding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pooling {
+    /// The mean over every token.
+    #[default]
+    Mean,
+    /// The last token's state (which, in a causal model, has seen the whole text).
+    Last,
 }
 
 /// Inspects and loads model files.

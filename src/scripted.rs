@@ -434,3 +434,49 @@ impl LanguageModel for Toy {
         crate::generate::label_scores(self, prompt, labels)
     }
 }
+
+/// A model that only embeds, each text to the vector a function gives it: for the unit tests
+/// of the nearest-neighbour judge.
+#[cfg(test)]
+pub struct Embedder(pub fn(&str) -> Vec<f32>);
+
+#[cfg(test)]
+impl LanguageModel for Embedder {
+    fn context_size(&self) -> usize {
+        0
+    }
+    fn chat_prompt(&self, _: &[ChatMessage]) -> Result<String, ModelError> {
+        Ok(String::new())
+    }
+    fn tokenize(&self, _: &str, _: bool) -> Result<Vec<Token>, ModelError> {
+        Ok(Vec::new())
+    }
+    fn decode(&mut self, _: &[Token], _: usize, _: Logits) -> Result<(), ModelError> {
+        Err(ModelError::Decode("an embedder only embeds".into()))
+    }
+    fn logits(&self, _: usize) -> &[f32] {
+        &[]
+    }
+    fn truncate(&mut self, _: usize) {}
+    fn cached(&self) -> &[Token] {
+        &[]
+    }
+    fn is_end(&self, _: Token) -> bool {
+        true
+    }
+    fn push_piece(&self, _: Token, _: &mut Vec<u8>) {}
+    fn generate(
+        &mut self,
+        prompt: &[Token],
+        options: &GenerateOptions,
+        on_token: &mut OnToken<'_>,
+    ) -> Result<Generation, ModelError> {
+        crate::generate::run(self, prompt, options, on_token)
+    }
+    fn label_scores(&mut self, _: &[Token], _: &[&str]) -> Result<Vec<f32>, ModelError> {
+        Err(ModelError::Decode("an embedder only embeds".into()))
+    }
+    fn embed(&mut self, text: &str, _: crate::model::Pooling) -> Result<Vec<f32>, ModelError> {
+        Ok((self.0)(text))
+    }
+}

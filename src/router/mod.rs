@@ -23,6 +23,7 @@ mod due;
 mod facts;
 pub mod judge;
 pub mod keywords;
+pub mod knn;
 
 pub use due::already_done;
 pub use facts::{
