@@ -19,8 +19,7 @@ use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::LlamaStateSeqFlags;
 
 use crate::model::{
-    Backend, ChatMessage, GenerateOptions, Generation, LanguageModel, LoadSpec, Logits, ModelError,
-    ModelFacts, OnToken, Pooling, Token,
+    Backend, ChatMessage, LanguageModel, LoadSpec, Logits, ModelError, ModelFacts, Pooling, Token,
 };
 
 /// llama.cpp's backend may be initialised once per process.
@@ -455,19 +454,6 @@ impl LanguageModel for LlamaLoaded {
         self.model
             .vocab()
             .token_to_piece_into(LlamaToken(token), out, false, None);
-    }
-
-    fn generate(
-        &mut self,
-        prompt: &[Token],
-        options: &GenerateOptions,
-        on_token: &mut OnToken<'_>,
-    ) -> Result<Generation, ModelError> {
-        crate::generate::run(self, prompt, options, on_token)
-    }
-
-    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
-        crate::generate::label_scores(self, prompt, labels)
     }
 
     fn embed(&mut self, text: &str, pooling: Pooling) -> Result<Vec<f32>, ModelError> {

@@ -247,18 +247,22 @@ pub trait LanguageModel {
 
     /// Greedy generation after `prompt`, reusing whatever prefix of it the cache holds.
     /// `on_token` sees each token's effect on the answer; see [`OnToken`]. Token-level models
-    /// implement it with `generate::run`.
+    /// keep this default, `generate::run` over their decode loop; served models override it.
     fn generate(
         &mut self,
         prompt: &[Token],
         options: &GenerateOptions,
         on_token: &mut OnToken<'_>,
-    ) -> Result<Generation, ModelError>;
+    ) -> Result<Generation, ModelError> {
+        crate::generate::run(self, prompt, options, on_token)
+    }
 
     /// For each label, the log-probability that the answer to `prompt` starts with it (scored on
     /// the label's first token). Used to constrain tiny models to a fixed set of answers.
-    /// Token-level models implement it with `generate::label_scores`.
-    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError>;
+    /// Token-level models keep this default, `generate::label_scores`.
+    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
+        crate::generate::label_scores(self, prompt, labels)
+    }
 
     /// One vector for `text`: the model's last hidden states pooled as `pooling` says, from a
     /// context of its own (the generation context is built without embeddings and keeps its

@@ -422,17 +422,6 @@ impl LanguageModel for Toy {
     fn push_piece(&self, token: Token, out: &mut Vec<u8>) {
         out.push(b'0' + token as u8);
     }
-    fn generate(
-        &mut self,
-        prompt: &[Token],
-        options: &GenerateOptions,
-        on_token: &mut OnToken<'_>,
-    ) -> Result<Generation, ModelError> {
-        crate::generate::run(self, prompt, options, on_token)
-    }
-    fn label_scores(&mut self, prompt: &[Token], labels: &[&str]) -> Result<Vec<f32>, ModelError> {
-        crate::generate::label_scores(self, prompt, labels)
-    }
 }
 
 /// A model that only embeds, each text to the vector a function gives it: for the unit tests
@@ -465,14 +454,6 @@ impl LanguageModel for Embedder {
         true
     }
     fn push_piece(&self, _: Token, _: &mut Vec<u8>) {}
-    fn generate(
-        &mut self,
-        prompt: &[Token],
-        options: &GenerateOptions,
-        on_token: &mut OnToken<'_>,
-    ) -> Result<Generation, ModelError> {
-        crate::generate::run(self, prompt, options, on_token)
-    }
     fn label_scores(&mut self, _: &[Token], _: &[&str]) -> Result<Vec<f32>, ModelError> {
         Err(ModelError::Decode("an embedder only embeds".into()))
     }
