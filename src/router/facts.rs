@@ -1,10 +1,10 @@
 //! Cheap facts about an instruction and a file: the identifiers the instruction names in
-//! backticks, its clauses, the part of it that concerns a file, the names a file defines (a line
-//! scan, no parser), the renames it asks for, and the deterministic reasons a file is out of the
-//! instruction's scope.
+//! backticks, the literal text it changes, its clauses, the part of it that concerns a file, the
+//! names a file defines (a line scan, no parser), the interpreter its `#!` line names, and the
+//! renames it asks for.
 //!
-//! Owns no model and no decision beyond scope (whether anything is due is `due`'s); the router
-//! combines these facts.
+//! Owns no model and no decision: whether a file is in scope is `scope`'s, whether anything is
+//! due is `due`'s; the router combines these facts.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,13 @@ pub struct FileFacts {
     pub symbols: Vec<String>,
     /// For each backticked identifier of the instruction, whether the file contains it.
     pub mentions: Vec<(String, bool)>,
+    /// For each literal the instruction changes (see [`literals`]), whether the file contains it,
+    /// case aside. Kept apart from `mentions`, which the router model is shown.
+    #[serde(default)]
+    pub literals: Vec<(String, bool)>,
+    /// The program the file's `#!` line runs (`python3`, `bash`, `node`), if it has one.
+    #[serde(default)]
+    pub interpreter: Option<String>,
 }
 
 /// At most this many symbols go into the router's prompt.
@@ -150,205 +157,137 @@ impl FileFacts {
                     (name, found)
                 })
                 .collect(),
+            literals: literals(instruction)
+                .into_iter()
+                .map(|lit| {
+                    let found = contains_literal(content, &lit);
+                    (lit, found)
+                })
+                .collect(),
+            interpreter: interpreter(content),
         }
     }
 }
 
-/// Languages an instruction can restrict itself to, with their file extensions.
-const LANGUAGES: &[(&str, &[&str])] = &[
-    ("python", &["py", "pyi"]),
-    ("rust", &["rs"]),
-    ("javascript", &["js", "mjs", "cjs", "jsx"]),
-    ("typescript", &["ts", "tsx"]),
-    ("go", &["go"]),
-    ("golang", &["go"]),
-    ("c", &["c", "h"]),
-    ("c++", &["cc", "cpp", "cxx", "hpp", "hh", "h"]),
-    ("java", &["java"]),
-    ("shell", &["sh", "bash"]),
-    ("bash", &["sh", "bash"]),
-    ("markdown", &["md", "markdown"]),
-    ("yaml", &["yaml", "yml"]),
-    ("yml", &["yaml", "yml"]),
-    ("toml", &["toml"]),
-    ("json", &["json"]),
-    ("css", &["css", "scss", "sass", "less"]),
-    ("html", &["html", "htm"]),
-    ("sql", &["sql"]),
-];
-
-/// Words and notations only one language has: an instruction that uses them concerns that
-/// language's files even when it does not name it ("the `log` crate", "`println!`",
-/// "`#[derive(Debug)]`", "JSDoc", "goroutines").
-const LANGUAGE_MARKERS: &[(&str, &[&str])] = &[
-    ("crate", &["rs"]),
-    ("crates", &["rs"]),
-    ("jsdoc", &["js", "mjs", "cjs", "jsx", "ts", "tsx"]),
-    ("javadoc", &["java"]),
-    ("goroutine", &["go"]),
-    ("goroutines", &["go"]),
-    ("gofmt", &["go"]),
-    ("pytest", &["py", "pyi"]),
-];
-
-/// Formats that cannot hold a comment: an instruction about comments does not concern them.
-const NO_COMMENT_EXTENSIONS: &[&str] = &["json", "csv", "tsv", "md", "markdown", "txt", "rst"];
-
-/// Data and configuration formats: prose edits ("the docs") do not concern them.
-const DATA_EXTENSIONS: &[&str] = &[
-    "json", "yaml", "yml", "toml", "csv", "tsv", "lock", "ini", "cfg", "svg",
-];
-
-/// Phrases that confine an instruction to continuous-integration configuration.
-const CI_PHRASES: &[&str] = &[
-    "ci config",
-    "ci configuration",
-    "ci workflow",
-    "ci pipeline",
-    "ci job",
-    "github actions",
-    "github workflow",
-];
-
-/// Whether `path` is a CI system's configuration.
-fn is_ci_file(path: &str) -> bool {
-    let lower = path.to_lowercase();
-    let name = lower.rsplit('/').next().unwrap_or(&lower);
-    lower.starts_with(".github/workflows/")
-        || lower.starts_with(".circleci/")
-        || lower.starts_with(".buildkite/")
-        || lower.starts_with(".woodpecker")
-        || matches!(
-            name,
-            ".gitlab-ci.yml"
-                | ".travis.yml"
-                | "azure-pipelines.yml"
-                | "bitbucket-pipelines.yml"
-                | "jenkinsfile"
-                | "appveyor.yml"
-        )
+/// The program a `#!` line runs: `#!/usr/bin/env python3` and `#!/usr/bin/python3` both give
+/// `python3`.
+fn interpreter(content: &str) -> Option<String> {
+    let line = content.lines().next()?.strip_prefix("#!")?;
+    let mut words = line.split_whitespace();
+    let program = words.next()?.rsplit('/').next()?;
+    let program = if program == "env" {
+        words.find(|w| !w.starts_with('-'))?
+    } else {
+        program
+    };
+    Some(program.to_owned())
 }
 
-/// The extensions a language's notation in the instruction points to: a backticked macro call
-/// (`name!`) or attribute (`#[...]`) is Rust; marker words point to their language. None when
-/// there is no marker, or markers of more than one language.
-fn marked_language(instruction: &str) -> Option<&'static [&'static str]> {
-    let lower = instruction.to_lowercase();
-    let words: Vec<&str> = lower
+/// Quotation marks an instruction may put literal text in: straight, curly and single quotes.
+const QUOTES: &[(char, char)] = &[('"', '"'), ('\u{201c}', '\u{201d}'), ('\'', '\'')];
+
+/// Literal text the instruction changes, which a file must contain to need the change: quoted
+/// text ("replace \"Copyright 2023\" with …"), the number a value changes from ("change the
+/// port from 8080 to 9000"), and an unquoted identifier or name a rename starts from ("rename
+/// getUser to fetchUser", "change the project name from Stellar to Nova"). Text the edit brings
+/// in ("… with \"x\"", "… to 9000") is not looked for. Plain words are never taken: "from
+/// tabs to spaces" or "from callbacks to promises" change what no file spells out.
+pub fn literals(instruction: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for clause in clauses(instruction) {
+        let mut push = |lit: &str| {
+            let lit = lit.trim();
+            if !lit.is_empty() && lit.chars().count() <= 80 && !out.iter().any(|o| o == lit) {
+                out.push(lit.to_owned());
+            }
+        };
+        for (text, before) in quoted(&clause) {
+            if !brings_in(&clause, &before) {
+                push(&text);
+            }
+        }
+        let lower = clause.to_lowercase();
+        let words: Vec<&str> = clause.split_whitespace().collect();
+        let renaming = lower.contains("rename") || lower.contains("name from");
+        for pair in words.windows(3) {
+            let (from, old, to) = (pair[0].to_lowercase(), pair[1], pair[2].to_lowercase());
+            let old = old.trim_matches(|c: char| matches!(c, ',' | ';' | ':'));
+            if to != "to" || old.contains(['`', '"', '\'', '\u{201c}']) {
+                continue;
+            }
+            let number = old.starts_with(|c: char| c.is_ascii_digit())
+                && old.chars().all(|c| c.is_ascii_digit() || c == '.');
+            if (from == "from" && number) || (renaming && names_something(old)) {
+                push(old);
+            }
+        }
+    }
+    out
+}
+
+/// Whether an unquoted word reads as a name rather than an English word: an identifier with
+/// `_`, `.` or an inner capital (`getUser`, `max_len`, `os.path`), or a capitalised proper noun.
+fn names_something(word: &str) -> bool {
+    let ident = word
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let inner_capital = word.chars().skip(1).any(char::is_uppercase);
+    let proper =
+        word.starts_with(char::is_uppercase) && word.chars().skip(1).all(char::is_lowercase);
+    ident && word.chars().count() > 1 && (word.contains(['_', '.']) || inner_capital || proper)
+}
+
+/// Quoted spans of a clause, each with the text before it. A quote mark counts only at a word's
+/// edge, so apostrophes ("don't", "user's") never open one.
+fn quoted(clause: &str) -> Vec<(String, String)> {
+    let chars: Vec<(usize, char)> = clause.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let (start, c) = chars[i];
+        let opens = QUOTES
+            .iter()
+            .find(|(open, _)| *open == c)
+            .map(|(_, close)| *close);
+        let at_edge = i == 0 || !chars[i - 1].1.is_alphanumeric();
+        let (Some(close), true) = (opens, at_edge) else {
+            i += 1;
+            continue;
+        };
+        let end = (i + 1..chars.len()).find(|&j| {
+            chars[j].1 == close && chars.get(j + 1).is_none_or(|(_, n)| !n.is_alphanumeric())
+        });
+        match end {
+            Some(j) => {
+                let text = &clause[start + c.len_utf8()..chars[j].0];
+                out.push((text.to_owned(), clause[..start].to_owned()));
+                i = j + 1;
+            }
+            None => i += 1,
+        }
+    }
+    out
+}
+
+/// Whether the words before a literal make it what the edit brings in ("with", "to" after a
+/// change verb) rather than what it looks for.
+fn brings_in(clause: &str, before: &str) -> bool {
+    let lower = clause.to_lowercase();
+    let changes = CHANGE_VERBS.iter().any(|v| lower.contains(v));
+    let words: Vec<String> = before
+        .to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+        .filter(|w| !w.is_empty() && !matches!(*w, "the" | "a" | "an" | "new"))
+        .map(str::to_owned)
         .collect();
-    let mut found: Vec<&'static [&'static str]> = LANGUAGE_MARKERS
-        .iter()
-        .filter(|(marker, _)| words.contains(marker))
-        .map(|(_, exts)| *exts)
-        .collect();
-    let rust_notation = instruction.split('`').skip(1).step_by(2).any(|code| {
-        let code = code.trim();
-        code.starts_with("#[") || (code.ends_with('!') && code.len() > 1 && !code.contains(' '))
-    });
-    if rust_notation {
-        found.push(&["rs"]);
-    }
-    found.dedup();
-    match found.as_slice() {
-        [one] => Some(*one),
-        _ => None,
-    }
+    words.last().is_some_and(|last| {
+        NEW_MARKERS.contains(&last.as_str()) || (changes && matches!(last.as_str(), "to" | "into"))
+    })
 }
 
-/// Nouns that make a language word a restriction ("the Python files", "C sources", "every
-/// Python function", "the Rust tests").
-const SCOPE_NOUNS: &[&str] = &[
-    "files",
-    "file",
-    "sources",
-    "source",
-    "code",
-    "scripts",
-    "script",
-    "modules",
-    "module",
-    "docs",
-    "function",
-    "functions",
-    "class",
-    "classes",
-    "method",
-    "methods",
-    "test",
-    "tests",
-    "type",
-    "types",
-    "docstring",
-    "docstrings",
-    "imports",
-    "struct",
-    "structs",
-    "package",
-    "packages",
-];
-
-/// Words that make an instruction about code constructs, which prose and data files lack.
-const CODE_WORDS: &[&str] = &[
-    "function",
-    "method",
-    "class",
-    "docstring",
-    "type hint",
-    "type annotation",
-    "import",
-    "variable",
-    "struct",
-    "parameter",
-    "argument",
-    "return type",
-    "exception",
-    "unit test",
-    "loop",
-    "algorithm",
-    "complexity",
-];
-
-/// Words that make an instruction concern prose or data too, whatever else it says.
-const PROSE_WORDS: &[&str] = &[
-    "readme",
-    "documentation",
-    "docs",
-    "markdown",
-    "text",
-    "typo",
-    "spelling",
-    "wording",
-    "changelog",
-    "license",
-    "translate",
-    "prose",
-    "config",
-    "json",
-    "yaml",
-    "toml",
-    "every file",
-    "all files",
-];
-
-/// Extensions of prose and data files: no functions, classes or imports to edit.
-const PROSE_EXTENSIONS: &[&str] = &[
-    "md", "markdown", "txt", "rst", "adoc", "org", "json", "yaml", "yml", "toml", "csv", "tsv",
-    "lock", "ini", "cfg", "svg",
-];
-
-/// The extensions the instruction restricts itself to, if it names a language scope.
-fn language_scope(instruction: &str) -> Option<&'static [&'static str]> {
-    let lower = instruction.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !(c.is_alphanumeric() || c == '+'))
-        .filter(|w| !w.is_empty())
-        .collect();
-    words.windows(2).find_map(|pair| {
-        let (_, exts) = LANGUAGES.iter().find(|(name, _)| *name == pair[0])?;
-        SCOPE_NOUNS.contains(&pair[1]).then_some(*exts)
-    })
+/// Whether `content` holds a literal, case aside ("Stellar" is in `STELLAR_HOME`).
+pub fn contains_literal(content: &str, literal: &str) -> bool {
+    content.to_lowercase().contains(&literal.to_lowercase())
 }
 
 /// Splits an instruction into clauses at `;`, and at ` and ` / `, ` when what follows starts a
@@ -407,94 +346,6 @@ pub fn focus(instruction: &str, content: &str, known: &[String]) -> String {
             .collect::<Vec<_>>()
             .join("; ")
     }
-}
-
-/// Deterministic reasons a file is outside what the instruction concerns: it mentions none of
-/// the names the instruction gives, it is in another language than the one the instruction
-/// names ("every Python function"), or the instruction is about code constructs and the file
-/// is prose or data that mentions none of its names.
-pub fn skip_reason(instruction: &str, facts: &FileFacts) -> Option<String> {
-    if !facts.mentions.is_empty() && facts.mentions.iter().all(|(_, found)| !found) {
-        let names: Vec<String> = facts
-            .mentions
-            .iter()
-            .map(|(n, _)| format!("`{n}`"))
-            .collect();
-        return Some(format!("does not mention {}", names.join(" or ")));
-    }
-    let lower = instruction.to_lowercase();
-    if CI_PHRASES.iter().any(|p| lower.contains(p)) {
-        return (!is_ci_file(&facts.path))
-            .then(|| "the instruction is about CI configuration and this is not".to_owned());
-    }
-    let ext = facts.path.rsplit_once('.').map(|(_, e)| e.to_lowercase())?;
-    if let Some(exts) = language_scope(instruction).or_else(|| marked_language(instruction)) {
-        return (!exts.contains(&ext.as_str()))
-            .then(|| format!("the instruction is limited to {} files", exts.join("/")));
-    }
-    let mentioned = facts.mentions.iter().any(|(_, found)| *found);
-    if mentioned {
-        return None;
-    }
-    let ext = ext.as_str();
-    if PROSE_EXTENSIONS.contains(&ext) && about_code_only(instruction) {
-        return Some(format!(
-            "the instruction is about code and a .{ext} file has none"
-        ));
-    }
-    if NO_COMMENT_EXTENSIONS.contains(&ext) && about_comments_only(&lower) {
-        return Some(format!(
-            "the instruction is about comments and a .{ext} file has none"
-        ));
-    }
-    (DATA_EXTENSIONS.contains(&ext) && about_docs_only(&lower))
-        .then(|| format!("the instruction is about documentation and a .{ext} file is data"))
-}
-
-/// Whether the instruction's subject is comments, and nothing prose or data files hold.
-fn about_comments_only(lower: &str) -> bool {
-    lower.contains("comment")
-        && ![
-            "readme",
-            "docs",
-            "documentation",
-            "markdown",
-            "text",
-            "every file",
-            "all files",
-        ]
-        .iter()
-        .any(|w| lower.contains(w))
-}
-
-/// Whether the instruction's subject is documentation ("the docs", "the README"), and nothing
-/// that data or configuration files hold.
-fn about_docs_only(lower: &str) -> bool {
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    ["docs", "documentation", "readme"]
-        .iter()
-        .any(|w| words.contains(w))
-        && ![
-            "config",
-            "json",
-            "yaml",
-            "toml",
-            "every file",
-            "all files",
-            "package",
-            "version",
-        ]
-        .iter()
-        .any(|w| lower.contains(w))
-}
-
-/// Whether the instruction names code constructs and nothing that prose or data files hold.
-fn about_code_only(instruction: &str) -> bool {
-    let lower = instruction.to_lowercase();
-    CODE_WORDS.iter().any(|w| lower.contains(w)) && !PROSE_WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// The renames an instruction asks for, as (old, new) pairs: every clause must be one
