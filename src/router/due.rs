@@ -1,7 +1,8 @@
 //! Whether an instruction asks for anything in a file any more (issue 9), decided before any
-//! editor runs from exact facts: a rename whose old names are gone, a replacement whose old
-//! code is gone, doc comments asked for definitions that all have one, Python type hints asked
-//! for functions that are all annotated. So a rule re-run on its own output finds nothing due.
+//! editor runs from exact facts: a rename whose old names are gone, a replacement or removal
+//! whose old code is gone, doc comments asked for definitions that all have one, Python type
+//! hints asked for functions that are all annotated. So a rule re-run on its own output finds
+//! nothing due.
 //!
 //! Owns the reading of those four kinds of clause, each in a narrow grammar: every clause of
 //! the instruction must be one of them and be done, and a word outside the grammar ("explaining",
@@ -33,7 +34,7 @@ pub fn already_done(instruction: &str, path: &str, content: &str) -> Option<Stri
         let reason = if let Some(reason) = renamed(clause, content) {
             reason
         } else if let Some(wanted) = replacement(&tokens) {
-            replaced(&wanted, content)?
+            replaced(&wanted, language, content)?
         } else if let Some(request) = doc_request(&tokens).or_else(|| hint_request(&tokens)) {
             let language = language?;
             if request.hints && language != Language::Python {
@@ -210,16 +211,43 @@ const FILLERS: &[&str] = &[
     "client",
 ];
 
-/// The old code a clause replaces, when the clause is nothing but a replacement of backticked
-/// code: "replace `A` with …", "use … instead of `A`", "prefer … over `A`", "migrate/switch
-/// from `A` to …", "switch `A` to `B`". With the new code it brings in, which may contain the
-/// old (`==` to `===`).
+/// Words that say which of the old code a removal means ("the debugging `console.log`
+/// calls", "the unused `import os`"): the kind of leftover, never where it is.
+const REMOVED_KINDS: &[&str] = &[
+    "debug",
+    "debugging",
+    "stray",
+    "leftover",
+    "unused",
+    "redundant",
+    "unnecessary",
+    "commented",
+    "out",
+    "temporary",
+    "lines",
+    "line",
+];
+
+/// The old code a clause replaces or removes, when the clause is nothing but a replacement or
+/// removal of backticked code: "replace `A` with …", "use … instead of `A`", "prefer … over
+/// `A`", "migrate/switch from `A` to …", "switch `A` to `B`", "remove the debugging `A`
+/// calls". With the new code it brings in, which may contain the old (`==` to `===`).
 fn replacement(tokens: &[Token]) -> Option<Replacement> {
     let first = tokens.first()?.word()?;
     let words: Vec<Option<&str>> = tokens.iter().map(Token::word).collect();
     let at = |i: usize, w: &str| words.get(i).copied().flatten() == Some(w);
     let count = |w: &str| words.iter().filter(|x| **x == Some(w)).count();
     match first {
+        "remove" | "delete" | "drop" | "strip" => {
+            // remove (FILL|KIND)* OLD (, OLD)* (FILL|KIND)*, nothing else ("from `x`" is not)
+            let skip = |t: &Token| t.is(FILLERS) || t.is(REMOVED_KINDS);
+            let start = 1 + tokens[1..].iter().take_while(|t| skip(t)).count();
+            let (olds, next) = olds_at(tokens, start)?;
+            tokens[next..]
+                .iter()
+                .all(skip)
+                .then(|| Replacement::new(olds, &[]))
+        }
         "replace" => {
             // replace FILL* OLD (, OLD)* FILL* with|by REST
             let (olds, next) = olds_at(tokens, 1)?;
@@ -319,12 +347,17 @@ fn is_literal(code: &str) -> bool {
 
 /// Why a replacement is done here: none of its old code occurs (outside the new code, where
 /// the new contains the old). None when some does.
-fn replaced(replacement: &Replacement, content: &str) -> Option<String> {
-    if replacement
-        .olds
-        .iter()
-        .any(|old| occurs(content, old, &replacement.news))
-    {
+fn replaced(
+    replacement: &Replacement,
+    language: Option<Language>,
+    content: &str,
+) -> Option<String> {
+    let still = |old: &String| match (old.as_str(), language) {
+        // "`%` formatting" in Python is `"…" % x`, not a percent sign in an f-string or a modulo.
+        ("%", Some(Language::Python)) => syntax::python_percent_formats(content) != Some(0),
+        _ => occurs(content, old, &replacement.news),
+    };
+    if replacement.olds.iter().any(still) {
         return None;
     }
     let olds: Vec<String> = replacement.olds.iter().map(|o| format!("`{o}`")).collect();

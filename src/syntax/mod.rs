@@ -1,7 +1,7 @@
 //! Syntax: whether a file's text parses, where it does not, and a few exact facts about code
 //! that only a parser can give (the definitions of a file with their doc comments, visibility
 //! and Python annotations, in `definitions`; which function bodies an edit only deleted
-//! statements from).
+//! statements from; Python's `%` string formattings).
 //!
 //! Owns the language of a path (by extension), parsing with the tree-sitter grammars for
 //! source code and with each data format's own parser (JSON, TOML, YAML), and the syntax gate:
@@ -178,6 +178,31 @@ fn collect_errors(node: Node<'_>, text: &str, found: &mut Vec<SyntaxError>) {
     for child in node.children(&mut cursor) {
         collect_errors(child, text, found);
     }
+}
+
+/// How many `%` string formattings (`"%s" % x`) a Python text holds: `%` operators whose left
+/// side is a string. A `%` inside a string or a modulo of numbers is not one. None when the
+/// text does not parse.
+pub fn python_percent_formats(text: &str) -> Option<usize> {
+    let tree = parse(Language::Python, text)?;
+    if tree.root_node().has_error() {
+        return None;
+    }
+    let mut count = 0;
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        let formats = node.kind() == "binary_operator"
+            && node
+                .child_by_field_name("operator")
+                .is_some_and(|op| op.kind() == "%")
+            && node
+                .child_by_field_name("left")
+                .is_some_and(|left| matches!(left.kind(), "string" | "concatenated_string"));
+        count += usize::from(formats);
+        let mut cursor = node.walk();
+        stack.extend(node.children(&mut cursor));
+    }
+    Some(count)
 }
 
 /// The syntax gate: the first parse error that `after` has and `before` had not, when `after`

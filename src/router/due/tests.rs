@@ -291,6 +291,48 @@ fn a_replacement_whose_old_code_is_gone_is_not_due() {
 }
 
 #[test]
+fn python_percent_formatting_is_read_from_the_tree() {
+    let i = "Use f-strings instead of `%` formatting";
+    let done = "def pct(ok, total):\n    return f\"{100 * ok / total:.1f}%\"\n\n\ndef odd(n):\n    return n % 2\n";
+    assert!(!due(i, "cli/report.py", done));
+    let left = "def banner(v):\n    return \"tool v%s\" % v\n";
+    assert!(due(i, "cli/status.py", left));
+    // Elsewhere `%` is still any percent sign, and a file that does not parse stays due.
+    assert!(due(i, "cli/report.js", "const p = `${x}%`;\n"));
+    assert!(due(i, "cli/broken.py", "def f(:\n"));
+}
+
+#[test]
+fn a_removal_whose_code_is_gone_is_not_due() {
+    let js = "export function upload(f) {\n  return send(f);\n}\n";
+    assert!(!due(
+        "Remove the debugging `console.log` calls",
+        "src/upload.js",
+        js
+    ));
+    let logged = "function upload(f) {\n  console.log(f);\n}\n";
+    assert!(due(
+        "Remove the debugging `console.log` calls",
+        "src/upload.js",
+        logged
+    ));
+    assert!(!due(
+        "delete the unused `import os`",
+        "a.py",
+        "import sys\n"
+    ));
+    assert!(due("delete the unused `import os`", "a.py", "import os\n"));
+    // Where, or anything besides the removal, leaves it to the editor.
+    for i in [
+        "Remove `debug` from `config.py`",
+        "Remove `f` and add a test",
+        "Remove the `retry` flag from the CLI docs",
+    ] {
+        assert!(due(i, "a.py", "nothing here\n"), "{i}");
+    }
+}
+
+#[test]
 fn replacements_outside_the_grammar_stay_due() {
     let content = "nothing relevant here\n";
     for i in [
