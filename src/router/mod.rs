@@ -911,6 +911,14 @@ mod tests {
             "Read the port from config.toml, not a constant",
             "src/server.py"
         ));
+        for i in [
+            "Use the constants in config.py instead of magic numbers",
+            "Write the results to results.json",
+            "Load the defaults from the Makefile",
+            "Make the build script generate the Dockerfile",
+        ] {
+            assert!(!skips(i, "src/app.py"), "{i}");
+        }
     }
 
     #[test]

@@ -462,11 +462,13 @@ const WELL_KNOWN: &[&str] = &[
 ];
 
 /// The files an instruction places its edit in: files it names after "in", "inside" or
-/// "within" ("add docstrings in utils.py"), configuration it names after "to" or "of" ("add
-/// `serde` to Cargo.toml", "the name field of package.json"), a well-known file it names
-/// ("update the Dockerfile"), or a tool's configuration ("the TypeScript config"). All of
-/// them together, or none: code files named after other words ("move `parse` from cli.py to
-/// utils.py") place nothing, as the files that call it may need the edit too.
+/// "within" ("add docstrings in utils.py"), configuration it names after "to" ("add `serde` to
+/// Cargo.toml"), a well-known file it names ("update the Dockerfile"), or a tool's
+/// configuration ("the TypeScript config"). All of them together, or none. Nothing is placed
+/// where a named file may be what the edit draws on rather than where it goes: a code file
+/// named after other words ("move `parse` from cli.py to utils.py": its callers may need the
+/// edit too) or in an instruction that uses something from it ("use the constants in
+/// config.py"), and a file the code reads or writes ("write the results to out.json").
 fn placed_in(instruction: &str) -> Vec<Place> {
     let lower = instruction.to_lowercase();
     let words: Vec<&str> = lower
@@ -474,6 +476,41 @@ fn placed_in(instruction: &str) -> Vec<Place> {
         .map(|w| w.trim_end_matches(['.', ':', '!', '?']))
         .filter(|w| !w.is_empty())
         .collect();
+    let has = |list: &[&str]| words.iter().any(|w| list.contains(w));
+    // The file may be a source the edit draws on, not where it goes.
+    let refers_elsewhere = has(&[
+        "use",
+        "using",
+        "uses",
+        "defined",
+        "declared",
+        "instead",
+        "everywhere",
+        "across",
+        "callers",
+        "imported",
+        "from",
+    ]);
+    // Code that reads or writes a file is edited, not the file ("write the results to out.json").
+    let moves_data = has(&[
+        "read",
+        "reads",
+        "load",
+        "loads",
+        "parse",
+        "parses",
+        "write",
+        "writes",
+        "save",
+        "saves",
+        "dump",
+        "export",
+        "generate",
+        "generates",
+        "emit",
+        "emits",
+        "output",
+    ]);
     let mut places: Vec<Place> = Vec::new();
     let mut placing = false;
     for (i, word) in words.iter().enumerate() {
@@ -490,9 +527,11 @@ fn placed_in(instruction: &str) -> Vec<Place> {
         });
         let code = file.is_some_and(|ext| CODE_EXTENSIONS.contains(&ext));
         placing |= match before.copied() {
-            Some("in" | "inside" | "within") => true,
-            Some("to" | "of") => !code,
-            _ => well_known,
+            // "the constants in config.py": a code file can be where something used elsewhere is.
+            Some("in" | "inside" | "within") => !(code && refers_elsewhere),
+            Some("to") => !code && !moves_data,
+            Some("from" | "into" | "by" | "than") => false,
+            _ => well_known && !moves_data,
         };
         places.push(Place {
             shown: (*word).to_owned(),
