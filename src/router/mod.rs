@@ -911,13 +911,17 @@ mod tests {
             "Read the port from config.toml, not a constant",
             "src/server.py"
         ));
+        let logging = "Use the `logging` module instead of print in backup.py";
+        assert!(skips(logging, "app/cli.py") && !skips(logging, "tools/backup.py"));
         for i in [
+            "Rename `calc` in pricing.py to `discounted_price` and update every caller",
             "Use the constants in config.py instead of magic numbers",
             "Write the results to results.json",
             "Load the defaults from the Makefile",
             "Make the build script generate the Dockerfile",
         ] {
-            assert!(!skips(i, "src/app.py"), "{i}");
+            let caller = FileFacts::gather(i, "src/app.py", "total = calc(x)\n");
+            assert_eq!(skip_reason(i, &caller), None, "{i}");
         }
     }
 
@@ -1105,6 +1109,68 @@ mod tests {
             assert!(f.cases >= 30 && f.skipped > 0, "{name}: {f:?}");
             assert!(f.precision >= 0.97, "{name}: {f:?}");
         }
+    }
+
+    /// Over the whole repository of every eval task (not only the paths it names), the scope
+    /// and due checks never skip a file the task's edit changes.
+    #[test]
+    fn the_checks_never_skip_a_file_an_eval_task_changes() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/eval");
+        let mut tasks = 0;
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let dir = entry.unwrap().path();
+            let Ok(task) = std::fs::read_to_string(dir.join("task.json")) else {
+                continue;
+            };
+            let task: serde_json::Value = serde_json::from_str(&task).unwrap();
+            let instruction = task["instruction"].as_str().unwrap();
+            let files: Vec<Candidate> = walk(&dir.join("repo"))
+                .into_iter()
+                .map(|(rel, content)| Candidate {
+                    path: dir.join("repo").join(&rel),
+                    rel,
+                    content,
+                    mode: 0o100644,
+                    explicit: false,
+                })
+                .collect();
+            let known = known_names(instruction, &files);
+            for changed in task["expect"]["changed"].as_array().into_iter().flatten() {
+                let changed = changed.as_str().unwrap();
+                let cand = files.iter().find(|f| f.rel == changed).unwrap();
+                let checked = check(instruction, cand, &known);
+                assert!(
+                    checked.skip.is_none(),
+                    "{}: {changed} skipped: {:?}",
+                    dir.display(),
+                    checked.skip
+                );
+            }
+            tasks += 1;
+        }
+        assert!(tasks >= 40, "{tasks} tasks");
+    }
+
+    /// Every file under `dir`, relative and `/`-separated, with its text.
+    fn walk(dir: &std::path::Path) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    let rel = path
+                        .strip_prefix(dir)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    out.push((rel, text));
+                }
+            }
+        }
+        out
     }
 
     #[test]

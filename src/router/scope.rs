@@ -479,17 +479,15 @@ fn placed_in(instruction: &str) -> Vec<Place> {
     let has = |list: &[&str]| words.iter().any(|w| list.contains(w));
     // The file may be a source the edit draws on, not where it goes.
     let refers_elsewhere = has(&[
-        "use",
-        "using",
-        "uses",
         "defined",
         "declared",
-        "instead",
+        "imported",
+        "exported",
         "everywhere",
         "across",
         "callers",
-        "imported",
-        "from",
+        "caller",
+        "usages",
     ]);
     // Code that reads or writes a file is edited, not the file ("write the results to out.json").
     let moves_data = has(&[
@@ -526,9 +524,12 @@ fn placed_in(instruction: &str) -> Vec<Place> {
             )
         });
         let code = file.is_some_and(|ext| CODE_EXTENSIONS.contains(&ext));
+        // "use the constants in config.py": what is used may live there, the edit elsewhere.
+        let used_from = words[i.saturating_sub(4)..i]
+            .iter()
+            .any(|w| matches!(*w, "use" | "using" | "reuse" | "call" | "calls" | "import"));
         placing |= match before.copied() {
-            // "the constants in config.py": a code file can be where something used elsewhere is.
-            Some("in" | "inside" | "within") => !(code && refers_elsewhere),
+            Some("in" | "inside" | "within") => !(code && (refers_elsewhere || used_from)),
             Some("to") => !code && !moves_data,
             Some("from" | "into" | "by" | "than") => false,
             _ => well_known && !moves_data,
