@@ -86,10 +86,7 @@ fn is_ci_file(path: &str) -> bool {
 /// there is no marker, or markers of more than one language.
 fn marked_language(instruction: &str) -> Option<&'static [&'static str]> {
     let lower = instruction.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words = words(&lower);
     let mut found: Vec<&'static [&'static str]> = LANGUAGE_MARKERS
         .iter()
         .filter(|(marker, _)| words.contains(marker))
@@ -376,10 +373,7 @@ fn about_dependency_versions(lower: &str) -> bool {
 
 /// Whether the instruction concerns a project's dependencies (which its manifest lists).
 fn about_dependencies(lower: &str) -> bool {
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words = words(lower);
     let marks = [
         "dependency",
         "dependencies",
@@ -603,6 +597,14 @@ fn file_name(word: &str) -> Option<&str> {
     (known && stem_ok && !framework).then_some(ext)
 }
 
+/// The words of a (lower-cased) text: its runs of letters and digits.
+fn words(lower: &str) -> Vec<&str> {
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
 /// Whether the instruction's subject is comments, and nothing prose or data files hold.
 fn about_comments_only(lower: &str) -> bool {
     lower.contains("comment")
@@ -622,10 +624,7 @@ fn about_comments_only(lower: &str) -> bool {
 /// Whether the instruction's subject is documentation ("the docs", "the README"), and nothing
 /// that data or configuration files hold.
 fn about_docs_only(lower: &str) -> bool {
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words = words(lower);
     ["docs", "documentation", "readme"]
         .iter()
         .any(|w| words.contains(w))
