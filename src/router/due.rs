@@ -319,7 +319,11 @@ impl Replacement {
     }
 }
 
-/// From `start`: fillers, then code, then more code after "and"/"or"/fillers, then fillers.
+/// Output calls instructions name without backticks ("use logging instead of print"): names
+/// so common and so plainly code that the bare word means the call.
+const BARE_CALLS: &[&str] = &["print", "println", "printf", "eprintln", "puts", "dbg"];
+
+/// From `start`: fillers, then code (or a bare output call), then more code after "and"/"or"/fillers, then fillers.
 /// The code found and the index of the first token after them; None without code.
 fn olds_at(tokens: &[Token], start: usize) -> Option<(Vec<String>, usize)> {
     let mut olds = Vec::new();
@@ -327,6 +331,7 @@ fn olds_at(tokens: &[Token], start: usize) -> Option<(Vec<String>, usize)> {
     while let Some(token) = tokens.get(i) {
         match token {
             Token::Code(code) if !code.is_empty() => olds.push(code.clone()),
+            Token::Word(w) if BARE_CALLS.contains(&w.as_str()) => olds.push(w.clone()),
             Token::Word(w) if FILLERS.contains(&w.as_str()) || w == "and" || w == "or" => {}
             _ => break,
         }

@@ -291,6 +291,15 @@ fn a_replacement_whose_old_code_is_gone_is_not_due() {
 }
 
 #[test]
+fn a_bare_output_call_is_code() {
+    let i = "Use the `logging` module instead of print in backup.py (warnings for skipped files)";
+    let done = "import logging\n\nlog = logging.getLogger(__name__)\n\ndef run():\n    log.info(\"done\")\n";
+    assert!(!due(i, "backup.py", done));
+    assert!(due(i, "backup.py", "def run():\n    print(\"done\")\n"));
+    assert!(due("Use logging instead of print", "a.py", "print('x')\n"));
+}
+
+#[test]
 fn python_percent_formatting_is_read_from_the_tree() {
     let i = "Use f-strings instead of `%` formatting";
     let done = "def pct(ok, total):\n    return f\"{100 * ok / total:.1f}%\"\n\n\ndef odd(n):\n    return n % 2\n";
@@ -337,7 +346,7 @@ fn replacements_outside_the_grammar_stay_due() {
     let content = "nothing relevant here\n";
     for i in [
         // Not code, or not only a replacement.
-        "Use logging instead of print",
+        "Use dicts instead of lists",
         "Replace `a` with `b` and make it faster",
         "Replace `a` in `x.py` with `b`",
         "Replace `a` with `b`, and `c` with `d`",
