@@ -189,6 +189,11 @@ const PROSE_WORDS: &[&str] = &[
     "toml",
     "every file",
     "all files",
+    // Versions and dependencies live in manifests.
+    "version",
+    "dependency",
+    "dependencies",
+    "bump",
 ];
 
 /// Extensions of prose and data files: no functions, classes or imports to edit.
