@@ -911,6 +911,10 @@ mod tests {
             "Read the port from config.toml, not a constant",
             "src/server.py"
         ));
+        // Prose files count by name only in capitals: "license" is also a common noun.
+        let header = "Add the MIT license header to the top of every source file";
+        assert!(!skips(header, "src/lib.rs") && !skips("Update the LICENSE year", "LICENSE"));
+        assert!(skips("Update the year in the LICENSE", "src/lib.rs"));
         let logging = "Use the `logging` module instead of print in backup.py";
         assert!(skips(logging, "app/cli.py") && !skips(logging, "tools/backup.py"));
         for i in [

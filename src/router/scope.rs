@@ -448,10 +448,6 @@ const WELL_KNOWN: &[&str] = &[
     "gemfile",
     "procfile",
     "vagrantfile",
-    "readme",
-    "changelog",
-    "license",
-    "contributing",
     ".gitignore",
     ".dockerignore",
     ".editorconfig",
@@ -459,6 +455,10 @@ const WELL_KNOWN: &[&str] = &[
     ".npmrc",
     ".env",
 ];
+
+/// Prose files named the way they are written, in capitals ("the README", "the CHANGELOG"):
+/// in lower case they are common nouns ("add a license header to every file").
+const CAPITAL_NAMES: &[&str] = &["readme", "changelog", "license", "contributing", "authors"];
 
 /// The files an instruction places its edit in: files it names after "in", "inside" or
 /// "within" ("add docstrings in utils.py"), configuration it names after "to" ("add `serde` to
@@ -474,6 +474,10 @@ fn placed_in(instruction: &str) -> Vec<Place> {
         .split(|c: char| c.is_whitespace() || matches!(c, '`' | '"' | ',' | ';' | '(' | ')'))
         .map(|w| w.trim_end_matches(['.', ':', '!', '?']))
         .filter(|w| !w.is_empty())
+        .collect();
+    let capitals: Vec<&str> = instruction
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase()))
         .collect();
     let has = |list: &[&str]| words.iter().any(|w| list.contains(w));
     // The file may be a source the edit draws on, not where it goes.
@@ -512,7 +516,9 @@ fn placed_in(instruction: &str) -> Vec<Place> {
     let mut placing = false;
     for (i, word) in words.iter().enumerate() {
         let file = file_name(word);
-        let well_known = WELL_KNOWN.contains(word);
+        let well_known = WELL_KNOWN.contains(word)
+            || CAPITAL_NAMES.contains(word)
+                && capitals.iter().any(|c| c.eq_ignore_ascii_case(word));
         if file.is_none() && !well_known {
             continue;
         }
