@@ -911,6 +911,16 @@ mod tests {
             "Read the port from config.toml, not a constant",
             "src/server.py"
         ));
+        // Every clause must place the edit: another clause may concern any file.
+        let two = "Add `serde` to Cargo.toml and derive `Serialize` for `Config`";
+        let config = FileFacts::gather(two, "src/config.rs", "pub struct Config;\n");
+        assert_eq!(skip_reason(two, &config), None);
+        assert!(skips(
+            "Add `serde` to Cargo.toml; bump it in Cargo.lock",
+            "src/lib.rs"
+        ));
+        let reads = "Change the default port in config.yaml and the code that reads it";
+        assert!(!skips(reads, "src/server.py"));
         // Prose files count by name only in capitals: "license" is also a common noun.
         let header = "Add the MIT license header to the top of every source file";
         assert!(!skips(header, "src/lib.rs") && !skips("Update the LICENSE year", "LICENSE"));
@@ -967,6 +977,9 @@ mod tests {
             "use serde::Serialize;\n"
         ));
         assert!(!skips(bump, "crates/model/Cargo.toml", "") && !skips(bump, "Cargo.toml", ""));
+        // Every clause must be about versions: another may concern the code.
+        let both = "Update the dependencies and fix the deprecated calls";
+        assert!(!skips(both, "src/app.py", ""));
         // A major upgrade may need code changes: no dependency word, no patch version.
         assert!(!skips("Upgrade React to 18", "src/App.jsx", ""));
         // An extensionless script is in the language its `#!` line runs.

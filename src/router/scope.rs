@@ -4,7 +4,7 @@
 //! the edit in, or is prose or data when the instruction is about code. What each rule may skip
 //! is narrow on purpose: a skipped file that needed the edit is the costly mistake.
 
-use super::facts::FileFacts;
+use super::facts::{clauses, FileFacts};
 
 /// Languages an instruction can restrict itself to, with their file extensions.
 const LANGUAGES: &[(&str, &[&str])] = &[
@@ -262,7 +262,8 @@ pub fn skip_reason(instruction: &str, facts: &FileFacts) -> Option<String> {
         return None;
     }
     let kind = kind.as_str();
-    if about_dependency_versions(&lower) && CODE_EXTENSIONS.contains(&kind) {
+    let all_versions = clauses(&lower).iter().all(|c| about_dependency_versions(c));
+    if all_versions && CODE_EXTENSIONS.contains(&kind) {
         return manifest_of(&facts.path).is_none().then(|| {
             "the instruction is about dependency versions and this is source code".to_owned()
         });
@@ -469,6 +470,19 @@ const CAPITAL_NAMES: &[&str] = &["readme", "changelog", "license", "contributing
 /// edit too) or in an instruction that uses something from it ("use the constants in
 /// config.py"), and a file the code reads or writes ("write the results to out.json").
 fn placed_in(instruction: &str) -> Vec<Place> {
+    let mut places = Vec::new();
+    for clause in clauses(instruction) {
+        let placed = clause_placed_in(&clause);
+        if placed.is_empty() {
+            return Vec::new();
+        }
+        places.extend(placed);
+    }
+    places
+}
+
+/// The files one clause places its edit in (see [`placed_in`]).
+fn clause_placed_in(instruction: &str) -> Vec<Place> {
     let lower = instruction.to_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| c.is_whitespace() || matches!(c, '`' | '"' | ',' | ';' | '(' | ')'))
@@ -534,7 +548,9 @@ fn placed_in(instruction: &str) -> Vec<Place> {
             .iter()
             .any(|w| matches!(*w, "use" | "using" | "reuse" | "call" | "calls" | "import"));
         placing |= match before.copied() {
-            Some("in" | "inside" | "within") => !(code && (refers_elsewhere || used_from)),
+            Some("in" | "inside" | "within") => {
+                !(code && (refers_elsewhere || used_from)) && !moves_data
+            }
             Some("to") => !code && !moves_data,
             Some("from" | "into" | "by" | "than") => false,
             _ => well_known && !moves_data,
