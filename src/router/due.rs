@@ -11,6 +11,7 @@
 //! `syntax`; the scope of an instruction is `facts`'.
 
 use super::facts::{backticked, clauses, has_identifier, renames};
+use super::scope::file_name;
 use crate::syntax::{self, Definition, Kind, Language};
 
 /// Why an instruction asks for nothing in this file any more, decided from exact facts; None:
@@ -98,8 +99,16 @@ fn tokens(clause: &str) -> Option<Vec<Token>> {
             out.push(Token::Code(part.trim().to_owned()));
             continue;
         }
+        // A file named after "in" is where, which the scope check has read; its parts are no
+        // words ("in time.js").
+        let lower = part.to_lowercase();
+        let unnamed: Vec<&str> = lower
+            .split_whitespace()
+            .filter(|w| file_name(w.trim_end_matches([',', '.', ';', ':', ')'])).is_none())
+            .collect();
         out.extend(
-            part.to_lowercase()
+            unnamed
+                .join(" ")
                 .split(|c: char| !c.is_alphanumeric())
                 .filter(|w| !w.is_empty())
                 .map(|w| Token::Word(w.to_owned())),
@@ -681,6 +690,10 @@ const HINT_WORDS: &[&str] = &[
     "values",
 ];
 
+/// The markers of doc comments on definitions. Tags inside them (`@param`) ask for more than a
+/// comment and are not among them.
+const DOC_MARKERS: &[&str] = &["///", "/**", "/** */", "\"\"\"", "##"];
+
 /// The frame both requests share: every word known, "that" only as "that lack one", place
 /// words only after "in", and code only as names. The words, or None.
 fn framed<'a>(tokens: &'a [Token], own: &[&str]) -> Option<Vec<&'a str>> {
@@ -688,6 +701,8 @@ fn framed<'a>(tokens: &'a [Token], own: &[&str]) -> Option<Vec<&'a str>> {
     let mut placed = false;
     for (i, token) in tokens.iter().enumerate() {
         let word = match token {
+            // A doc comment's own markers say which comment is meant ("add `///` comments").
+            Token::Code(code) if DOC_MARKERS.contains(&code.as_str()) => continue,
             Token::Code(code) => {
                 if backticked(&format!("`{code}`")).is_empty() {
                     return None;

@@ -304,8 +304,19 @@ pub fn clauses(instruction: &str) -> Vec<String> {
         {
             let after = &rest[i + sep.len()..];
             current.push_str(&rest[..i]);
-            let continues_list =
-                after.trim_start().starts_with('`') || after.trim_start().starts_with("and ");
+            // "… to `A` and each of its methods" goes on naming what the verb applies to.
+            let after_lower = after.trim_start().to_lowercase();
+            let continues_list = after.trim_start().starts_with('`')
+                || [
+                    "and ",
+                    "each of ",
+                    "its ",
+                    "their ",
+                    "all of ",
+                    "every one of ",
+                ]
+                .iter()
+                .any(|p| after_lower.starts_with(p));
             if continues_list || current.trim().is_empty() {
                 current.push_str(sep);
             } else {

@@ -607,7 +607,7 @@ const JS_FRAMEWORKS: &[&str] = &[
 
 /// The extension of a word that names a file (`utils.py`, `src/app.ts`, `Cargo.toml`), if it
 /// names one: a known extension after a non-empty name.
-fn file_name(word: &str) -> Option<&str> {
+pub(super) fn file_name(word: &str) -> Option<&str> {
     let (stem, ext) = word.rsplit_once('.')?;
     let known = CODE_EXTENSIONS.contains(&ext)
         || PROSE_EXTENSIONS.contains(&ext)

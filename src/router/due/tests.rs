@@ -394,3 +394,28 @@ fn a_request_that_concerns_no_definition_is_left_to_the_editor() {
         "def f():\n    \"\"\"F.\"\"\"\n"
     ));
 }
+
+#[test]
+fn doc_markers_and_the_file_named_keep_a_doc_request_readable() {
+    let py = "def area(w, h):\n    \"\"\"Area.\"\"\"\n    return w * h\n";
+    assert!(!due(
+        "Add `\"\"\"` docstrings to every function",
+        "geo.py",
+        py
+    ));
+    let js = "/**\n * Parse.\n */\nexport function parse(s) {\n  return 1;\n}\n";
+    assert!(!due(
+        "Add JSDoc comments to the functions in time.js",
+        "time.js",
+        js
+    ));
+    let bare = "export function parse(s) {\n  return 1;\n}\n";
+    assert!(due(
+        "Add JSDoc comments to the functions in time.js",
+        "time.js",
+        bare
+    ));
+    // Tags ask for more than a comment: left to the editor.
+    let tags = "Add JSDoc comments (with `@param` and `@returns`) to the functions in time.js";
+    assert!(due(tags, "time.js", js));
+}
