@@ -298,6 +298,17 @@ impl<'t> Reader<'t> {
         }
     }
 
+    /// The type a Rust `impl` block is for, without its path or generics (`RingBuffer` for
+    /// `impl<T> crate::RingBuffer<T>`): its methods belong to that type.
+    fn impl_owner(&self, node: Node<'_>) -> Option<String> {
+        if self.language != Language::Rust || node.kind() != "impl_item" {
+            return None;
+        }
+        let text = self.text_of(node.child_by_field_name("type")?);
+        let base = text.split('<').next()?.rsplit("::").next()?.trim();
+        (!base.is_empty()).then(|| base.to_owned())
+    }
+
     /// The name a C declarator chain ends in.
     fn declarator_name(&self, node: Node<'_>) -> Option<String> {
         let mut declarator = node.child_by_field_name("declarator")?;
@@ -313,6 +324,8 @@ impl<'t> Reader<'t> {
         while let Some(parent) = up {
             if let Some((_, outer)) = self.definition(parent) {
                 within.push(outer);
+            } else if let Some(owner) = self.impl_owner(parent) {
+                within.push(owner);
             }
             up = parent.parent();
         }

@@ -415,6 +415,11 @@ fn doc_markers_and_the_file_named_keep_a_doc_request_readable() {
         "time.js",
         bare
     ));
+    // A Rust type's methods are in its impl blocks, generic or not.
+    let ring = "/// A ring.\npub struct RingBuffer<T> {\n    items: Vec<T>,\n}\n\nimpl<T> RingBuffer<T> {\n    /// New.\n    pub fn with_capacity(c: usize) -> Self {\n        todo!()\n    }\n}\n";
+    let i = "Add `///` doc comments to `RingBuffer` and each of its public methods";
+    assert!(!due(i, "src/lib.rs", ring));
+    assert!(due(i, "src/lib.rs", &ring.replace("    /// New.\n", "")));
     // Tags ask for more than a comment: left to the editor.
     let tags = "Add JSDoc comments (with `@param` and `@returns`) to the functions in time.js";
     assert!(due(tags, "time.js", js));
