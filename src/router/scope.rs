@@ -634,43 +634,45 @@ fn words(lower: &str) -> Vec<&str> {
 
 /// Whether the instruction's subject is comments, and nothing prose or data files hold.
 fn about_comments_only(lower: &str) -> bool {
-    lower.contains("comment")
-        && ![
-            "readme",
-            "docs",
-            "documentation",
-            "markdown",
-            "text",
-            "every file",
-            "all files",
-        ]
-        .iter()
-        .any(|w| lower.contains(w))
+    let prose = [
+        "readme",
+        "docs",
+        "documentation",
+        "markdown",
+        "text",
+        "every file",
+        "all files",
+    ];
+    lower.contains("comment") && !contains_any(lower, &prose)
 }
 
 /// Whether the instruction's subject is documentation ("the docs", "the README"), and nothing
 /// that data or configuration files hold.
 fn about_docs_only(lower: &str) -> bool {
     let words = words(lower);
+    let data = [
+        "config",
+        "json",
+        "yaml",
+        "toml",
+        "every file",
+        "all files",
+        "package",
+        "version",
+    ];
     ["docs", "documentation", "readme"]
         .iter()
         .any(|w| words.contains(w))
-        && ![
-            "config",
-            "json",
-            "yaml",
-            "toml",
-            "every file",
-            "all files",
-            "package",
-            "version",
-        ]
-        .iter()
-        .any(|w| lower.contains(w))
+        && !contains_any(lower, &data)
+}
+
+/// Whether `lower` contains any of `phrases` (as text, not only as whole words).
+fn contains_any(lower: &str, phrases: &[&str]) -> bool {
+    phrases.iter().any(|p| lower.contains(p))
 }
 
 /// Whether the instruction names code constructs and nothing that prose or data files hold.
 fn about_code_only(instruction: &str) -> bool {
     let lower = instruction.to_lowercase();
-    CODE_WORDS.iter().any(|w| lower.contains(w)) && !PROSE_WORDS.iter().any(|w| lower.contains(w))
+    contains_any(&lower, CODE_WORDS) && !contains_any(&lower, PROSE_WORDS)
 }
