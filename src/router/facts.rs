@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::parts;
+
 /// Cheap facts about one file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FileFacts {
@@ -23,6 +25,10 @@ pub struct FileFacts {
     /// The program the file's `#!` line runs (`python3`, `bash`, `node`), if it has one.
     #[serde(default)]
     pub interpreter: Option<String>,
+    /// For each part of the repository the instruction names ("the deploy script", "the utils
+    /// folder", see [`parts::named`]), whether the file belongs to it.
+    #[serde(default)]
+    pub parts: Vec<(String, bool)>,
 }
 
 /// At most this many symbols go into the router's prompt.
@@ -165,6 +171,13 @@ impl FileFacts {
                 })
                 .collect(),
             interpreter: interpreter(content),
+            parts: parts::named(&clauses(instruction))
+                .into_iter()
+                .map(|part| {
+                    let found = part.holds(path, content);
+                    (part.shown, found)
+                })
+                .collect(),
         }
     }
 }

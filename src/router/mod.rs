@@ -24,6 +24,7 @@ mod facts;
 pub mod judge;
 pub mod keywords;
 pub mod knn;
+mod parts;
 mod scope;
 
 pub use due::already_done;
@@ -259,6 +260,7 @@ pub fn check(instruction: &str, cand: &Candidate, known: &[String]) -> Checked {
     let mut facts = FileFacts::gather(instruction, &cand.rel, &cand.content);
     facts.mentions.retain(|(name, _)| known.contains(name));
     facts.literals.retain(|(lit, _)| known.contains(lit));
+    facts.parts.retain(|(part, _)| known.contains(part));
     // Route (and later edit) on the part of the task that concerns this file.
     let focus = focus(instruction, &cand.content, known);
     // Files named on the command line are always in scope; whether anything is due there is
@@ -491,10 +493,10 @@ fn check_figures(
     f
 }
 
-/// The instruction's backticked names and literals (see [`literals`]) that some of `files`
-/// contains. Only these can put a file out of scope: a name no file has is one the edit is
-/// about to introduce. Computed over
-/// the whole run, so one shard of it routes each file as the whole run would.
+/// The instruction's backticked names, literals (see [`literals`]) and named parts ("the
+/// deploy script") that some of `files` contains. Only these can put a file out of scope: a
+/// name no file has is one the edit is about to introduce. Computed over the whole run, so one
+/// shard of it routes each file as the whole run would.
 pub fn known_names<'a>(
     instruction: &str,
     files: impl IntoIterator<Item = &'a Candidate> + Clone,
@@ -511,7 +513,17 @@ pub fn known_names<'a>(
             .into_iter()
             .any(|f| contains_literal(&f.content, lit))
     });
-    backticked.chain(literals).collect()
+    // A part no file belongs to ("the deploy script" in a repo without one) skips nothing.
+    let parts = parts::named(&clauses(instruction))
+        .into_iter()
+        .filter(|part| {
+            files
+                .clone()
+                .into_iter()
+                .any(|f| part.holds(&f.rel, &f.content))
+        })
+        .map(|part| part.shown);
+    backticked.chain(literals).chain(parts).collect()
 }
 
 /// The scope check on labelled cases. Each case is one file of a batch in which the names the
@@ -884,6 +896,40 @@ mod tests {
     }
 
     #[test]
+    fn a_named_part_of_the_repository_scopes_unless_the_file_holds_a_looked_for_name() {
+        let skips = |i: &str, path: &str, content: &str| {
+            skip_reason(i, &FileFacts::gather(i, path, content)).is_some()
+        };
+        let helper = "fix the off-by-one in the pagination helper";
+        assert!(skips(helper, "src/slugify.ts", "export const slug = 1;\n"));
+        assert!(!skips(helper, "src/lib/paginate.ts", ""));
+        assert!(!skips(
+            helper,
+            "src/list.ts",
+            "import { paginate } from './lib';\n"
+        ));
+        let folder = "add JSDoc to the exported functions in the utils folder";
+        assert!(skips(folder, "src/api/client.js", "import '../utils/x';\n"));
+        assert!(!skips(folder, "src/utils/format.js", ""));
+        // A name the instruction looks for beats the description.
+        let named = "make `slugify` faster in the pagination helper";
+        assert!(!skips(
+            named,
+            "src/slugify.ts",
+            "export function slugify() {}\n"
+        ));
+    }
+
+    #[test]
+    fn a_manifest_stays_in_scope_for_a_change_of_imports() {
+        let esm = "convert the require() calls to ESM imports";
+        let facts = FileFacts::gather(esm, "package.json", "{}\n");
+        assert_eq!(skip_reason(esm, &facts), None);
+        let facts = FileFacts::gather(esm, "data/users.json", "[]\n");
+        assert!(skip_reason(esm, &facts).is_some());
+    }
+
+    #[test]
     fn files_the_instruction_places_the_edit_in_are_the_only_ones_in_scope() {
         let skips = |i: &str, path: &str| skip_reason(i, &FileFacts::gather(i, path, "")).is_some();
         let ts = "Turn on `strict` mode in the TypeScript config";
@@ -1116,12 +1162,18 @@ mod tests {
             "scope_cases.json",
             "scope_holdout.json",
             "scope_holdout2.json",
+            "scope_holdout3.json",
         ] {
             let f = evaluate_scope(&file_cases(name));
             assert!(f.cases >= 30 && f.skipped > 0, "{name}: {f:?}");
             assert!(f.precision >= 0.97, "{name}: {f:?}");
         }
-        for name in ["due_cases.json", "due_holdout.json", "due_holdout2.json"] {
+        for name in [
+            "due_cases.json",
+            "due_holdout.json",
+            "due_holdout2.json",
+            "due_holdout3.json",
+        ] {
             let f = evaluate_due(&file_cases(name));
             assert!(f.cases >= 30 && f.skipped > 0, "{name}: {f:?}");
             assert!(f.precision >= 0.97, "{name}: {f:?}");

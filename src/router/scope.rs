@@ -167,6 +167,15 @@ const CODE_WORDS: &[&str] = &[
     "loop",
     "algorithm",
     "complexity",
+    "off-by-one",
+    "refactor",
+    "recursi",
+    "memoiz",
+    "quadratic",
+    "o(n",
+    "null check",
+    "nil check",
+    "edge case",
 ];
 
 /// Words that make an instruction concern prose or data too, whatever else it says.
@@ -246,6 +255,13 @@ pub fn skip_reason(instruction: &str, facts: &FileFacts) -> Option<String> {
             format!("the instruction is about {}", names.join(" and "))
         });
     }
+    // "the deploy script", "the utils folder": a file of none of them is out, unless it holds
+    // a name the instruction looks for.
+    let named_found = looked_for.iter().any(|(_, found)| *found);
+    if !facts.parts.is_empty() && !named_found && facts.parts.iter().all(|(_, found)| !found) {
+        let names: Vec<&str> = facts.parts.iter().map(|(p, _)| p.as_str()).collect();
+        return Some(format!("the instruction is about {}", names.join(" and ")));
+    }
     let kind = file_kind(facts);
     if let Some(exts) = language_scope(instruction).or_else(|| marked_language(instruction)) {
         // "the `log` crate", "bump serde in every crate": the language's manifest is in too.
@@ -258,7 +274,7 @@ pub fn skip_reason(instruction: &str, facts: &FileFacts) -> Option<String> {
             ));
         }
     }
-    if looked_for.iter().any(|(_, found)| *found) {
+    if named_found {
         return None;
     }
     let kind = kind.as_str();
@@ -268,7 +284,10 @@ pub fn skip_reason(instruction: &str, facts: &FileFacts) -> Option<String> {
             "the instruction is about dependency versions and this is source code".to_owned()
         });
     }
-    if PROSE_EXTENSIONS.contains(&kind) && about_code_only(instruction) {
+    // Imports may need the dependency or the module system declared ("convert the require()
+    // calls to ESM imports" sets `"type": "module"` in package.json).
+    let manifest_kept = manifest_of(&facts.path).is_some() && about_imports(&lower);
+    if PROSE_EXTENSIONS.contains(&kind) && about_code_only(instruction) && !manifest_kept {
         return Some(format!(
             "the instruction is about code and a .{kind} file has none"
         ));
@@ -664,6 +683,21 @@ fn about_docs_only(lower: &str) -> bool {
         .iter()
         .any(|w| words.contains(w))
         && !contains_any(lower, &data)
+}
+
+/// Whether the instruction is about imports or the module system.
+fn about_imports(lower: &str) -> bool {
+    contains_any(
+        lower,
+        &[
+            "import",
+            "require",
+            "esm",
+            "commonjs",
+            "es module",
+            "module system",
+        ],
+    )
 }
 
 /// Whether `lower` contains any of `phrases` (as text, not only as whole words).
