@@ -10,7 +10,7 @@
 //! mistake, so whatever is uncertain goes to the editor. The facts about code come from
 //! `syntax`; the scope of an instruction is `facts`'.
 
-use super::facts::{backticked, clauses, has_identifier, renames};
+use super::facts::{backticked, clauses, contains_literal, has_identifier, literals, renames};
 use super::scope::file_name;
 use crate::syntax::{self, Definition, Kind, Language};
 
@@ -36,6 +36,10 @@ pub fn already_done(instruction: &str, path: &str, content: &str) -> Option<Stri
             reason
         } else if let Some(wanted) = replacement(&tokens) {
             replaced(&wanted, language, content)?
+        } else if fstring_request(&tokens) {
+            fstrings_done(language, content)?
+        } else if let Some(reason) = literal_changed(clause, content) {
+            reason
         } else if let Some(request) = doc_request(&tokens).or_else(|| hint_request(&tokens)) {
             let language = language?;
             if request.hints && language != Language::Python {
@@ -66,6 +70,97 @@ fn renamed(instruction: &str, content: &str) -> Option<String> {
         "{} no longer occurs (already renamed)",
         olds.join(", ")
     ))
+}
+
+/// A change of literal text ("rename the project from Quill to Inkwell", "change the port from
+/// 8080 to 9000", "replace \"Copyright 2023\" with …") none of whose literals occurs any more.
+fn literal_changed(clause: &str, content: &str) -> Option<String> {
+    let lower = clause.to_lowercase();
+    let changes = ["rename", "replace", "change", " from "]
+        .iter()
+        .any(|w| lower.contains(w));
+    let olds = literals(clause);
+    if !changes || olds.is_empty() || olds.iter().any(|l| contains_literal(content, l)) {
+        return None;
+    }
+    let olds: Vec<String> = olds.iter().map(|o| format!("\"{o}\"")).collect();
+    Some(format!(
+        "{} no longer occurs (already changed)",
+        olds.join(", ")
+    ))
+}
+
+/// Words a request for f-strings may use besides "f-strings" ("convert the string formatting to
+/// f-strings", "use f-strings instead of `.format()`").
+const FSTRING_WORDS: &[&str] = &[
+    "use",
+    "convert",
+    "switch",
+    "migrate",
+    "prefer",
+    "rewrite",
+    "change",
+    "turn",
+    "move",
+    "the",
+    "all",
+    "every",
+    "any",
+    "remaining",
+    "old",
+    "style",
+    "string",
+    "strings",
+    "formatting",
+    "format",
+    "formats",
+    "formatted",
+    "to",
+    "into",
+    "f",
+    "instead",
+    "of",
+    "over",
+    "percent",
+    "str",
+    "call",
+    "calls",
+    "interpolation",
+    "everywhere",
+    "python",
+    "code",
+    "from",
+    "and",
+    "in",
+    "this",
+    "file",
+    "module",
+];
+
+/// A clause asking for Python's f-strings in place of older string formatting.
+fn fstring_request(tokens: &[Token]) -> bool {
+    let words: Vec<&str> = tokens.iter().filter_map(Token::word).collect();
+    let fstrings = words
+        .windows(2)
+        .any(|w| w[0] == "f" && w[1].starts_with("string"));
+    let code_ok = tokens.iter().all(|t| match t {
+        Token::Code(c) => matches!(
+            c.as_str(),
+            "%" | ".format()" | "str.format" | "format" | ".format"
+        ),
+        Token::Word(w) => FSTRING_WORDS.contains(&w.as_str()),
+    });
+    fstrings && code_ok
+}
+
+/// Why a request for f-strings is done: a Python file with neither `%` formatting nor
+/// `"…".format(…)` calls left.
+fn fstrings_done(language: Option<Language>, content: &str) -> Option<String> {
+    if language != Some(Language::Python) {
+        return None;
+    }
+    let left = syntax::python_percent_formats(content)? + syntax::python_format_calls(content)?;
+    (left == 0).then(|| "no `%` formatting or `.format()` call is left".to_owned())
 }
 
 /// A word of a clause (lowercase, split at anything not alphanumeric), or code in backticks.
@@ -99,20 +194,25 @@ fn tokens(clause: &str) -> Option<Vec<Token>> {
             out.push(Token::Code(part.trim().to_owned()));
             continue;
         }
-        // A file named after "in" is where, which the scope check has read; its parts are no
-        // words ("in time.js").
-        let lower = part.to_lowercase();
-        let unnamed: Vec<&str> = lower
-            .split_whitespace()
-            .filter(|w| file_name(w.trim_end_matches([',', '.', ';', ':', ')'])).is_none())
-            .collect();
-        out.extend(
-            unnamed
-                .join(" ")
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| !w.is_empty())
-                .map(|w| Token::Word(w.to_owned())),
-        );
+        for word in part.split_whitespace() {
+            let bare = word.trim_end_matches([',', '.', ';', ':', ')']);
+            // A file named after "in" is where, which the scope check has read; its parts are
+            // no words ("in time.js").
+            if file_name(&bare.to_lowercase()).is_some() {
+                continue;
+            }
+            // `os.path`, `max_len`, `getUser` without backticks are code all the same.
+            if is_bare_code(bare) {
+                out.push(Token::Code(bare.to_owned()));
+                continue;
+            }
+            out.extend(
+                word.to_lowercase()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(|w| Token::Word(w.to_owned())),
+            );
+        }
     }
     // Politeness and sequence words change nothing.
     while out
@@ -122,6 +222,21 @@ fn tokens(clause: &str) -> Option<Vec<Token>> {
         out.remove(0);
     }
     Some(out)
+}
+
+/// Whether an unquoted word is plainly code: a dotted name (`os.path`, `System.out.println`), a
+/// snake_case name (`max_len`) or a camelCase one (`getUser`). Not "e.g.", a version ("v1.2")
+/// or a capitalised word.
+fn is_bare_code(word: &str) -> bool {
+    let segments: Vec<&str> = word.split('.').collect();
+    let names = segments.iter().all(|s| {
+        s.starts_with(|c: char| c.is_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+    });
+    let dotted = segments.len() >= 2 && segments.iter().any(|s| s.chars().count() >= 2);
+    let snake = word.trim_matches('_').contains('_');
+    let camel = word.starts_with(char::is_lowercase) && word.chars().any(char::is_uppercase);
+    names && (dotted || snake || camel)
 }
 
 /// Words that may stand around the old code of a replacement: they say what kind of thing it
@@ -328,9 +443,11 @@ impl Replacement {
     }
 }
 
-/// Output calls instructions name without backticks ("use logging instead of print"): names
-/// so common and so plainly code that the bare word means the call.
-const BARE_CALLS: &[&str] = &["print", "println", "printf", "eprintln", "puts", "dbg"];
+/// Output calls and keywords instructions name without backticks ("use logging instead of
+/// print", "use const/let instead of var"): so plainly code that the bare word means it.
+const BARE_CALLS: &[&str] = &[
+    "print", "println", "printf", "eprintln", "puts", "dbg", "var",
+];
 
 /// From `start`: fillers, then code (or a bare output call), then more code after "and"/"or"/fillers, then fillers.
 /// The code found and the index of the first token after them; None without code.

@@ -205,6 +205,34 @@ pub fn python_percent_formats(text: &str) -> Option<usize> {
     Some(count)
 }
 
+/// How many `"…".format(…)` calls a Python text has (a string literal's `format` method), or
+/// None when it does not parse.
+pub fn python_format_calls(text: &str) -> Option<usize> {
+    let tree = parse(Language::Python, text)?;
+    if tree.root_node().has_error() {
+        return None;
+    }
+    let mut count = 0;
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        let format_call = node.kind() == "call"
+            && node
+                .child_by_field_name("function")
+                .filter(|f| f.kind() == "attribute")
+                .is_some_and(|f| {
+                    let method = f.child_by_field_name("attribute");
+                    let object = f.child_by_field_name("object");
+                    method.is_some_and(|m| &text[m.byte_range()] == "format")
+                        && object
+                            .is_some_and(|o| matches!(o.kind(), "string" | "concatenated_string"))
+                });
+        count += usize::from(format_call);
+        let mut cursor = node.walk();
+        stack.extend(node.children(&mut cursor));
+    }
+    Some(count)
+}
+
 /// The syntax gate: the first parse error that `after` has and `before` had not, when `after`
 /// has more errors than `before`. Files in a language the gate does not know always pass, and
 /// so does a file that was already broken in the same places.

@@ -424,3 +424,40 @@ fn doc_markers_and_the_file_named_keep_a_doc_request_readable() {
     let tags = "Add JSDoc comments (with `@param` and `@returns`) to the functions in time.js";
     assert!(due(tags, "time.js", js));
 }
+
+#[test]
+fn a_request_for_fstrings_is_done_when_no_older_formatting_is_left() {
+    let i = "convert the string formatting in report.py to f-strings";
+    let done = "def row(n, c):\n    return f\"{n:<20}{c:>8}\"\n\n\ndef pct(a):\n    return a % 7\n";
+    assert!(!due(i, "tools/report.py", done));
+    let percent = "def row(n, c):\n    return \"%-20s%8d\" % (n, c)\n";
+    assert!(due(i, "tools/report.py", percent));
+    let format = "def row(n, c):\n    return \"{}: {}\".format(n, c)\n";
+    assert!(due(i, "tools/report.py", format));
+    // Another language, or more asked than f-strings, is the editor's.
+    assert!(due(i, "tools/report.rb", done));
+    assert!(due("use f-strings and add logging", "a.py", done));
+}
+
+#[test]
+fn a_change_of_literal_text_that_no_longer_occurs_is_not_due() {
+    let i = "rename the project from Quill to Inkwell in the README";
+    assert!(!due(i, "README.md", "# Inkwell\n\nInkwell writes notes.\n"));
+    assert!(due(i, "README.md", "# Quill\n"));
+    let port = "change the default port from 8080 to 9000";
+    assert!(!due(port, "app.py", "PORT = 9000\n") && due(port, "app.py", "PORT = 8080\n"));
+    // A literal the edit looks for without changing it stays due.
+    assert!(due("log a warning when the user types \"quit\"", "a.py", "x = 1\n"));
+}
+
+#[test]
+fn unquoted_code_names_are_code() {
+    let i = "replace os.path with pathlib";
+    assert!(!due(i, "a.py", "from pathlib import Path\n\np = Path('x')\n"));
+    assert!(due(i, "a.py", "import os\n\np = os.path.join('a', 'b')\n"));
+    let js = "use const/let instead of var";
+    assert!(!due(js, "a.js", "const a = 1;\nlet b = 2;\n"));
+    assert!(due(js, "a.js", "var a = 1;\n"));
+    // Not "e.g." or a version.
+    assert!(due("replace e.g. the loops with v1.2 calls", "a.py", "x = 1\n"));
+}
