@@ -319,7 +319,14 @@ pub fn clauses(instruction: &str) -> Vec<String> {
             current.push_str(&rest[..i]);
             // "… to `A` and each of its methods" goes on naming what the verb applies to.
             let after_lower = after.trim_start().to_lowercase();
-            let continues_list = after.trim_start().starts_with('`')
+            // "… in types.ts and users.ts": a word with a dot inside names a file, never a verb.
+            let first_word = after_lower.split_whitespace().next().unwrap_or("");
+            let names_file = first_word
+                .trim_end_matches(['.', ',', ';', ':'])
+                .split_once('.')
+                .is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty());
+            let continues_list = names_file
+                || after.trim_start().starts_with('`')
                 || [
                     "and ",
                     "each of ",

@@ -723,6 +723,10 @@ mod tests {
             ]
         );
         assert_eq!(clauses("add tests"), vec!["add tests"]);
+        assert_eq!(
+            clauses("rename `A` to `B` in types.ts and users.ts"),
+            vec!["rename `A` to `B` in types.ts and users.ts"]
+        );
     }
 
     #[test]

@@ -447,17 +447,40 @@ fn a_change_of_literal_text_that_no_longer_occurs_is_not_due() {
     let port = "change the default port from 8080 to 9000";
     assert!(!due(port, "app.py", "PORT = 9000\n") && due(port, "app.py", "PORT = 8080\n"));
     // A literal the edit looks for without changing it stays due.
-    assert!(due("log a warning when the user types \"quit\"", "a.py", "x = 1\n"));
+    assert!(due(
+        "log a warning when the user types \"quit\"",
+        "a.py",
+        "x = 1\n"
+    ));
 }
 
 #[test]
 fn unquoted_code_names_are_code() {
     let i = "replace os.path with pathlib";
-    assert!(!due(i, "a.py", "from pathlib import Path\n\np = Path('x')\n"));
+    assert!(!due(
+        i,
+        "a.py",
+        "from pathlib import Path\n\np = Path('x')\n"
+    ));
     assert!(due(i, "a.py", "import os\n\np = os.path.join('a', 'b')\n"));
     let js = "use const/let instead of var";
     assert!(!due(js, "a.js", "const a = 1;\nlet b = 2;\n"));
     assert!(due(js, "a.js", "var a = 1;\n"));
     // Not "e.g." or a version.
-    assert!(due("replace e.g. the loops with v1.2 calls", "a.py", "x = 1\n"));
+    assert!(due(
+        "replace e.g. the loops with v1.2 calls",
+        "a.py",
+        "x = 1\n"
+    ));
+}
+
+#[test]
+fn a_rename_in_a_list_of_files_is_one_clause() {
+    let i = "Rename the `Usr` interface to `User` and `UsrPatch` to `UserPatch` in types.ts and users.ts";
+    assert!(!due(
+        i,
+        "src/types.ts",
+        "export interface User {}\nexport interface UserPatch {}\n"
+    ));
+    assert!(due(i, "src/users.ts", "import { Usr } from './types';\n"));
 }
