@@ -925,6 +925,13 @@ mod tests {
     }
 
     #[test]
+    fn documenting_code_words_in_a_guide_keeps_the_guide() {
+        let i = "document the required environment variables in the setup guide";
+        let facts = FileFacts::gather(i, "docs/setup.md", "");
+        assert_eq!(skip_reason(i, &facts), None);
+    }
+
+    #[test]
     fn a_manifest_stays_in_scope_for_a_change_of_imports() {
         let esm = "convert the require() calls to ESM imports";
         let facts = FileFacts::gather(esm, "package.json", "{}\n");

@@ -146,6 +146,16 @@ const SCOPE_NOUNS: &[&str] = &[
     "component",
     "library",
     "libraries",
+    "comment",
+    "comments",
+    "getters",
+    "setters",
+    "interfaces",
+    "enums",
+    "records",
+    "traits",
+    "macros",
+    "headers",
 ];
 
 /// Words that make an instruction about code constructs, which prose and data files lack.
@@ -192,7 +202,13 @@ const PROSE_WORDS: &[&str] = &[
     "license",
     "translate",
     "prose",
+    "document",
+    "guide",
+    "manual",
+    "translation",
     "config",
+    "configuration",
+    "settings",
     "json",
     "yaml",
     "toml",
@@ -708,5 +724,20 @@ fn contains_any(lower: &str, phrases: &[&str]) -> bool {
 /// Whether the instruction names code constructs and nothing that prose or data files hold.
 fn about_code_only(instruction: &str) -> bool {
     let lower = instruction.to_lowercase();
-    contains_any(&lower, CODE_WORDS) && !contains_any(&lower, PROSE_WORDS)
+    contains_any(&lower, CODE_WORDS) && !names_any(&lower, PROSE_WORDS)
+}
+
+/// Whether `lower` names any of `terms`: a phrase as text, a word as a whole word or its plural
+/// (so "docs" is not read in "docstrings", nor "text" in "context").
+fn names_any(lower: &str, terms: &[&str]) -> bool {
+    let words = words(lower);
+    terms.iter().any(|t| {
+        if t.contains(' ') {
+            lower.contains(t)
+        } else {
+            words
+                .iter()
+                .any(|w| w == t || w.strip_suffix('s') == Some(t))
+        }
+    })
 }
