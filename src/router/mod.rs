@@ -26,6 +26,7 @@ pub mod keywords;
 pub mod knn;
 mod parts;
 mod scope;
+mod words;
 
 pub use due::already_done;
 pub use facts::{

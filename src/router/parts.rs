@@ -5,6 +5,8 @@
 //!
 //! Owns the reading of those phrases and the matching only; the decision is `scope`'s.
 
+use super::words;
+
 /// A part of the repository an instruction names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
@@ -151,11 +153,7 @@ pub fn named(clauses: &[String]) -> Vec<Part> {
     let mut carried = false;
     for clause in clauses {
         let lower = clause.to_lowercase();
-        let words: Vec<&str> = lower
-            .split(|c: char| c.is_whitespace() || matches!(c, '`' | '"' | ',' | ';' | '(' | ')'))
-            .map(|w| w.trim_end_matches(['.', ':', '!', '?']))
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words = words::as_written(&lower);
         if words.iter().any(|w| REACHES_PAST.contains(w)) {
             return Vec::new();
         }

@@ -5,6 +5,7 @@
 //! is narrow on purpose: a skipped file that needed the edit is the costly mistake.
 
 use super::facts::{clauses, FileFacts};
+use super::words;
 
 /// Languages an instruction can restrict itself to, with their file extensions.
 const LANGUAGES: &[(&str, &[&str])] = &[
@@ -86,7 +87,7 @@ fn is_ci_file(path: &str) -> bool {
 /// there is no marker, or markers of more than one language.
 fn marked_language(instruction: &str) -> Option<&'static [&'static str]> {
     let lower = instruction.to_lowercase();
-    let words = words(&lower);
+    let words = words::alphanumeric(&lower);
     let mut found: Vec<&'static [&'static str]> = LANGUAGE_MARKERS
         .iter()
         .filter(|(marker, _)| words.contains(marker))
@@ -414,7 +415,7 @@ fn about_dependency_versions(lower: &str) -> bool {
 
 /// Whether the instruction concerns a project's dependencies (which its manifest lists).
 fn about_dependencies(lower: &str) -> bool {
-    let words = words(lower);
+    let words = words::alphanumeric(lower);
     let marks = [
         "dependency",
         "dependencies",
@@ -519,11 +520,7 @@ fn placed_in(instruction: &str) -> Vec<Place> {
 /// The files one clause places its edit in (see [`placed_in`]).
 fn clause_placed_in(instruction: &str) -> Vec<Place> {
     let lower = instruction.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| c.is_whitespace() || matches!(c, '`' | '"' | ',' | ';' | '(' | ')'))
-        .map(|w| w.trim_end_matches(['.', ':', '!', '?']))
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words = words::as_written(&lower);
     let capitals: Vec<&str> = instruction
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase()))
@@ -659,14 +656,6 @@ pub(super) fn file_name(word: &str) -> Option<&str> {
     (known && stem_ok && !framework).then_some(ext)
 }
 
-/// The words of a (lower-cased) text: its runs of letters and digits.
-fn words(lower: &str) -> Vec<&str> {
-    lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
 /// Whether the instruction's subject is comments, and nothing prose or data files hold.
 fn about_comments_only(lower: &str) -> bool {
     let prose = [
@@ -684,7 +673,7 @@ fn about_comments_only(lower: &str) -> bool {
 /// Whether the instruction's subject is documentation ("the docs", "the README"), and nothing
 /// that data or configuration files hold.
 fn about_docs_only(lower: &str) -> bool {
-    let words = words(lower);
+    let words = words::alphanumeric(lower);
     let data = [
         "config",
         "json",
@@ -730,7 +719,7 @@ fn about_code_only(instruction: &str) -> bool {
 /// Whether `lower` names any of `terms`: a phrase as text, a word as a whole word or its plural
 /// (so "docs" is not read in "docstrings", nor "text" in "context").
 fn names_any(lower: &str, terms: &[&str]) -> bool {
-    let words = words(lower);
+    let words = words::alphanumeric(lower);
     terms.iter().any(|t| {
         if t.contains(' ') {
             lower.contains(t)

@@ -184,38 +184,22 @@ fn collect_errors(node: Node<'_>, text: &str, found: &mut Vec<SyntaxError>) {
 /// side is a string. A `%` inside a string or a modulo of numbers is not one. None when the
 /// text does not parse.
 pub fn python_percent_formats(text: &str) -> Option<usize> {
-    let tree = parse(Language::Python, text)?;
-    if tree.root_node().has_error() {
-        return None;
-    }
-    let mut count = 0;
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
-        let formats = node.kind() == "binary_operator"
+    count_python_nodes(text, |node| {
+        node.kind() == "binary_operator"
             && node
                 .child_by_field_name("operator")
                 .is_some_and(|op| op.kind() == "%")
             && node
                 .child_by_field_name("left")
-                .is_some_and(|left| matches!(left.kind(), "string" | "concatenated_string"));
-        count += usize::from(formats);
-        let mut cursor = node.walk();
-        stack.extend(node.children(&mut cursor));
-    }
-    Some(count)
+                .is_some_and(|left| is_python_string(&left))
+    })
 }
 
 /// How many `"…".format(…)` calls a Python text has (a string literal's `format` method), or
 /// None when it does not parse.
 pub fn python_format_calls(text: &str) -> Option<usize> {
-    let tree = parse(Language::Python, text)?;
-    if tree.root_node().has_error() {
-        return None;
-    }
-    let mut count = 0;
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
-        let format_call = node.kind() == "call"
+    count_python_nodes(text, |node| {
+        node.kind() == "call"
             && node
                 .child_by_field_name("function")
                 .filter(|f| f.kind() == "attribute")
@@ -223,10 +207,26 @@ pub fn python_format_calls(text: &str) -> Option<usize> {
                     let method = f.child_by_field_name("attribute");
                     let object = f.child_by_field_name("object");
                     method.is_some_and(|m| &text[m.byte_range()] == "format")
-                        && object
-                            .is_some_and(|o| matches!(o.kind(), "string" | "concatenated_string"))
-                });
-        count += usize::from(format_call);
+                        && object.is_some_and(|o| is_python_string(&o))
+                })
+    })
+}
+
+/// Whether a Python node is a string literal (or adjacent ones).
+fn is_python_string(node: &Node) -> bool {
+    matches!(node.kind(), "string" | "concatenated_string")
+}
+
+/// How many nodes of a Python text's tree `wanted` picks, or None when the text does not parse.
+fn count_python_nodes(text: &str, wanted: impl Fn(&Node) -> bool) -> Option<usize> {
+    let tree = parse(Language::Python, text)?;
+    if tree.root_node().has_error() {
+        return None;
+    }
+    let mut count = 0;
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        count += usize::from(wanted(&node));
         let mut cursor = node.walk();
         stack.extend(node.children(&mut cursor));
     }
