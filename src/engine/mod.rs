@@ -116,6 +116,13 @@ pub enum FileError {
         /// The edited lines around the error, the broken one marked.
         excerpt: String,
     },
+    /// The instruction asks only for comments and the edit changes code; not applied.
+    #[error("the instruction asks only for comments, and the edit changes code at line {line}")]
+    CodeChanged {
+        line: usize,
+        /// The edited lines around the change, its line marked.
+        excerpt: String,
+    },
     /// The verify command failed on the edit (`--verify`); not applied.
     #[error("the verify command failed: {0}")]
     Verify(String),
@@ -134,6 +141,7 @@ impl FileError {
             FileError::Answer { .. }
                 | FileError::PartialAnswer(_)
                 | FileError::Syntax { .. }
+                | FileError::CodeChanged { .. }
                 | FileError::Verify(_)
         )
     }
@@ -150,6 +158,7 @@ impl FileError {
             FileError::Answer { error, .. } => error.kind(),
             FileError::PartialAnswer(_) => "partial-answer",
             FileError::Syntax { .. } => "syntax-error",
+            FileError::CodeChanged { .. } => "code-changed",
             FileError::Verify(_) => "verify-failed",
             FileError::Internal(_) => "internal",
         }
@@ -871,6 +880,10 @@ pub fn feedback(error: &FileError, content: &str) -> String {
             .map(|hint| format!("\n{hint}\nCopy the SEARCH lines exactly from the file."))
             .unwrap_or_default(),
         FileError::Syntax { excerpt, .. } => format!("\nThe edited file there:\n```\n{excerpt}```"),
+        FileError::CodeChanged { excerpt, .. } => format!(
+            "\nThe edited file there:\n```\n{excerpt}```\nAdd or change comments only; keep \
+             every line of code exactly as it was."
+        ),
         FileError::Verify(_) => "\nChange the edit so that the command passes.".to_owned(),
         FileError::Answer {
             error: EditError::Looping { .. },
@@ -1017,6 +1030,16 @@ fn attempt<M: LanguageModel>(
             excerpt: syntax::excerpt(&applied.text, error.line),
             error: error.to_string(),
         });
+    }
+    // A doc request's edit may touch comments only: a small model "tidies" the code it was
+    // asked to document, and that change would ride along unreviewed.
+    if router::asks_only_for_comments(instruction) {
+        if let Some(line) = syntax::code_change(&cand.rel, &cand.content, &applied.text) {
+            return Err(FileError::CodeChanged {
+                line,
+                excerpt: syntax::excerpt(&applied.text, line),
+            });
+        }
     }
     report.matches = applied
         .matches

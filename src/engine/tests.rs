@@ -532,6 +532,51 @@ fn an_edit_that_breaks_the_syntax_is_not_accepted() {
 }
 
 #[test]
+fn a_doc_request_whose_edit_changes_code_is_retried_and_never_emitted() {
+    let (_d, mut lc, backend) = lifecycle([50, 400, 400], 5000);
+    // The small models' way: asked for a docstring, they also "tidy" the body.
+    let tidied = "<<<<<<< SEARCH\ndef old():\n    pass\n=======\ndef old():\n    \"\"\"Old.\"\"\"\n    return 1\n>>>>>>> REPLACE\n";
+    let documented =
+        "<<<<<<< SEARCH\ndef old():\n=======\ndef old():\n    \"\"\"Old.\"\"\"\n>>>>>>> REPLACE\n";
+    backend.answer("keep every line of code", documented);
+    backend.answer("def old", tidied);
+    let mut req = request("add a docstring to `old`");
+    req.role = Some(Role::Coder);
+    req.rounds = 2;
+    let files = vec![cand("a.py", "def old():\n    pass\n")];
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        files.clone(),
+        &[],
+        &Silent,
+    );
+    let file = &report.files[0];
+    let results: Vec<&str> = file.rounds.iter().map(|r| r.result).collect();
+    assert_eq!(results, vec!["code-changed", "ok"]);
+    let Outcome::Changed { new_content, .. } = &file.outcome else {
+        panic!("{:?}", file.outcome)
+    };
+    assert_eq!(new_content, "def old():\n    \"\"\"Old.\"\"\"\n    pass\n");
+    // Without another round the file is left as it was, and says why.
+    req.rounds = 0;
+    let report = run(
+        &mut lc,
+        &mut Router::new(router::DEFAULT_MARGIN),
+        &req,
+        files,
+        &[],
+        &Silent,
+    );
+    let Outcome::Failed(error) = &report.files[0].outcome else {
+        panic!("{:?}", report.files[0].outcome)
+    };
+    assert_eq!(error.kind(), "code-changed");
+    assert!(error.to_string().contains("line 3"), "{error}");
+}
+
+#[test]
 fn a_file_the_coder_gives_up_on_goes_once_to_the_algorithm_model() {
     let (_d, mut lc, backend) = lifecycle([50, 400, 400], 900);
     // The algorithm model's prompt introduces an algorithms expert; the coder's does not.

@@ -59,6 +59,17 @@ pub fn already_done(instruction: &str, path: &str, content: &str) -> Option<Stri
     Some(format!("nothing due: {}", reasons.join("; ")))
 }
 
+/// Whether the instruction asks for doc comments and nothing else, every clause of it ("add
+/// Go doc comments to the exported functions", "add a docstring to `area`"): an edit for it
+/// may change comments only, never code.
+pub fn asks_only_for_comments(instruction: &str) -> bool {
+    let all = clauses(instruction);
+    !all.is_empty()
+        && all
+            .iter()
+            .all(|c| tokens(c).is_some_and(|t| doc_request(&t).is_some()))
+}
+
 /// A rename whose old names no longer occur.
 fn renamed(instruction: &str, content: &str) -> Option<String> {
     let pairs = renames(instruction);

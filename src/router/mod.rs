@@ -28,7 +28,7 @@ mod parts;
 mod scope;
 mod words;
 
-pub use due::already_done;
+pub use due::{already_done, asks_only_for_comments};
 pub use facts::{
     backticked, clauses, contains_literal, focus, has_identifier, introduced, literals, renames,
     symbols, FileFacts, MAX_SYMBOLS,

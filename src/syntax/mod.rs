@@ -1,7 +1,8 @@
 //! Syntax: whether a file's text parses, where it does not, and a few exact facts about code
 //! that only a parser can give (the definitions of a file with their doc comments, visibility
 //! and Python annotations, in `definitions`; which function bodies an edit only deleted
-//! statements from; Python's `%` string formattings).
+//! statements from; where an edit changed code rather than comments; Python's `%` and
+//! `.format()` string formattings).
 //!
 //! Owns the language of a path (by extension), parsing with the tree-sitter grammars for
 //! source code and with each data format's own parser (JSON, TOML, YAML), and the syntax gate:
@@ -444,6 +445,50 @@ fn body_statements(body: Node<'_>, text: &str, language: Language, out: &mut Vec
     }
 }
 
+/// Where an edit changes code rather than comments: the line of `after` holding the first
+/// token of code (anything but comments and Python docstrings) that differs from `before`'s.
+/// None when only comments changed, or when either text does not parse or is in a language the
+/// gate does not know.
+pub fn code_change(path: &str, before: &str, after: &str) -> Option<usize> {
+    let language = Language::of(path)?;
+    let old = code_tokens(language, before)?;
+    let new = code_tokens(language, after)?;
+    if old.iter().map(|t| t.0).eq(new.iter().map(|t| t.0)) {
+        return None;
+    }
+    let first = old.iter().zip(&new).position(|(a, b)| a.0 != b.0);
+    let byte = match first {
+        Some(i) => new[i].1,
+        // One is the other with tokens added or taken away at the end.
+        None => new.get(old.len()).map_or(after.len(), |t| t.1),
+    };
+    Some(line_of(after, byte))
+}
+
+/// The code tokens of a text with where each starts: the leaves of its tree outside comments
+/// and Python docstrings. None when it does not parse cleanly.
+fn code_tokens(language: Language, text: &str) -> Option<Vec<(&str, usize)>> {
+    let tree = parse(language, text)?;
+    if tree.root_node().has_error() {
+        return None;
+    }
+    let mut tokens = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        if node.kind().contains("comment") || is_python_string_statement(language, node) {
+            continue;
+        }
+        if node.child_count() == 0 {
+            tokens.push((&text[node.byte_range()], node.start_byte()));
+            continue;
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node> = node.children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
+    }
+    Some(tokens)
+}
+
 fn is_python_string_statement(language: Language, statement: Node<'_>) -> bool {
     language == Language::Python
         && statement.kind() == "expression_statement"
@@ -456,6 +501,31 @@ fn is_python_string_statement(language: Language, statement: Node<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_change_of_code_is_a_code_change() {
+        let go = "package t\n\nfunc Reverse(s string) string {\n\treturn s\n}\n";
+        let documented = "package t\n\n// Reverse returns s reversed.\nfunc Reverse(s string) string {\n\treturn s\n}\n";
+        assert_eq!(code_change("t.go", go, documented), None);
+        let tidied = "package t\n\n// Reverse returns s.\nfunc Reverse(s string) string {\n\treturn s + \"\"\n}\n";
+        assert_eq!(code_change("t.go", go, tidied), Some(5));
+        let py = "def area(w, h):\n    return w * h\n";
+        let docstring = "def area(w, h):\n    \"\"\"The area.\"\"\"\n    return w * h\n";
+        assert_eq!(code_change("a.py", py, docstring), None);
+        assert_eq!(
+            code_change("a.py", py, "def area(w, h):\n    return h * w\n"),
+            Some(2)
+        );
+        let rs = "pub fn a() {}\n";
+        assert_eq!(code_change("a.rs", rs, "/// A.\npub fn a() {}\n"), None);
+        assert_eq!(
+            code_change("a.rs", rs, "/// A.\npub fn a() {}\nfn b() {}\n"),
+            Some(3)
+        );
+        // Unknown languages and text that does not parse are not judged.
+        assert_eq!(code_change("a.txt", "a", "b"), None);
+        assert_eq!(code_change("a.py", py, "def area(:\n"), None);
+    }
 
     #[test]
     fn sound_code_parses_in_every_language() {

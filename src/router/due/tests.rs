@@ -484,3 +484,16 @@ fn a_rename_in_a_list_of_files_is_one_clause() {
     ));
     assert!(due(i, "src/users.ts", "import { Usr } from './types';\n"));
 }
+
+#[test]
+fn doc_requests_ask_only_for_comments() {
+    use super::asks_only_for_comments as only;
+    assert!(only(
+        "Add Go doc comments to the exported functions `Reverse`, `IsPalindrome` and `Truncate`"
+    ));
+    assert!(only("add a docstring to `area`"));
+    assert!(!only("add a docstring to `area` and make it faster"));
+    assert!(!only("add type hints to every function"));
+    assert!(!only("rename `a` to `b`"));
+    assert!(!only(""));
+}
