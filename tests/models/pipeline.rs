@@ -1,7 +1,7 @@
 //! `codey edit` end to end on the real default models: the demo's patch applies with
 //! `git apply` and passes the demo's tests (`--verify`), greedy decoding gives the same patch
-//! twice and `--write` writes what the patch says, and `--check` exits 1 when edits are due and
-//! 0 when none are.
+//! twice and `--write` writes what the patch says (a doc request's changing comments only), and
+//! `--check` exits 1 when edits are due and 0 when none are.
 //!
 //! What the models write is their own: greedy output differs across CPUs and thread counts, so
 //! an edit may not apply, or the model may see nothing to change. So the verdicts of a run are
@@ -84,10 +84,19 @@ fn same_input_gives_the_same_patch_and_write_matches_it() {
     let written = repo.git(&["diff"]);
     repo.git(&["checkout", "--", "."]);
     let patch = json["patch"].as_str().unwrap();
+    let before = repo.read("src/report.py");
     if !patch.is_empty() {
         repo.apply(patch);
     }
     assert_eq!(repo.git(&["diff"]), written);
+    // A doc request's emitted edit changes comments and docstrings only, whatever the model
+    // wrote: the comments-only gate refuses the rest.
+    let after = repo.read("src/report.py");
+    assert_eq!(
+        codey::syntax::code_change("src/report.py", &before, &after),
+        None,
+        "{patch}"
+    );
 }
 
 #[test]
