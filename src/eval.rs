@@ -119,6 +119,8 @@ pub struct TaskResult {
     pub never_applied: usize,
     /// Answers the syntax gate refused.
     pub syntax_rejections: usize,
+    /// Answers to a doc request that the comments-only gate refused (they changed code).
+    pub code_rejections: usize,
     /// Answers in all (first answers, feedback rounds, escalation).
     pub answers: usize,
     pub seconds: f64,
@@ -152,6 +154,7 @@ pub struct Totals {
     pub files: usize,
     pub never_applied: usize,
     pub syntax_rejections: usize,
+    pub code_rejections: usize,
     pub seconds: f64,
     /// Summed over the tasks run again on their own output (`--fixpoint`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,6 +171,7 @@ impl Totals {
             t.files += r.files;
             t.never_applied += r.never_applied;
             t.syntax_rejections += r.syntax_rejections;
+            t.code_rejections += r.code_rejections;
             t.seconds += r.seconds;
             if let Some(f) = r.fixpoint {
                 let sum = t.fixpoint.get_or_insert_with(Fixpoint::default);
@@ -259,16 +263,22 @@ pub fn run_task<B: Backend>(
             .iter()
             .filter(|f| f.rounds.iter().all(|r| is_answer_failure(r.result)))
             .count(),
-        syntax_rejections: files
-            .iter()
-            .flat_map(|f| &f.rounds)
-            .filter(|r| r.result == "syntax-error")
-            .count(),
+        syntax_rejections: rounds_ending(&files, "syntax-error"),
+        code_rejections: rounds_ending(&files, "code-changed"),
         answers: files.iter().map(|f| f.rounds.len()).sum(),
         seconds: started.elapsed().as_secs_f64() - fixpoint.map_or(0.0, |f| f.seconds),
         failure: pass_final,
         fixpoint,
     })
+}
+
+/// How many rounds of `files` ended with `result`.
+fn rounds_ending(files: &[&crate::engine::FileReport], result: &str) -> usize {
+    files
+        .iter()
+        .flat_map(|f| &f.rounds)
+        .filter(|r| r.result == result)
+        .count()
 }
 
 /// Writes the first run's edits into the scratch copy and runs the same plan on them: what a

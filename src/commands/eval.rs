@@ -145,12 +145,12 @@ fn render(results: &[TaskResult], t: &Totals) -> String {
     }
     let _ = writeln!(
         s,
-        "\n| tasks | pass@1 | after retries and escalation | answers never applied | syntax-gate rejections | seconds |"
+        "\n| tasks | pass@1 | after retries and escalation | answers never applied | syntax-gate rejections | comments-only-gate rejections | seconds |"
     );
-    let _ = writeln!(s, "| ---: | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(s, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let _ = writeln!(
         s,
-        "| {} | {} ({:.0} %) | {} ({:.0} %) | {} of {} files ({:.1} %) | {} | {:.0} |",
+        "| {} | {} ({:.0} %) | {} ({:.0} %) | {} of {} files ({:.1} %) | {} | {} | {:.0} |",
         t.tasks,
         t.pass_at_1,
         percent(t.pass_at_1, t.tasks),
@@ -160,6 +160,7 @@ fn render(results: &[TaskResult], t: &Totals) -> String {
         t.files,
         percent(t.never_applied, t.files),
         t.syntax_rejections,
+        t.code_rejections,
         t.seconds
     );
     if let Some(f) = t.fixpoint {
