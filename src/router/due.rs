@@ -11,6 +11,7 @@
 //! `syntax`; the scope of an instruction is `facts`'.
 
 use super::facts::{backticked, clauses, contains_literal, has_identifier, literals, renames};
+use super::pins;
 use super::scope::file_name;
 use crate::syntax::{self, Definition, Kind, Language};
 
@@ -38,6 +39,9 @@ pub fn already_done(instruction: &str, path: &str, content: &str) -> Option<Stri
             replaced(&wanted, language, content)?
         } else if fstring_request(&tokens) {
             fstrings_done(language, content)?
+        } else if pin_request(&tokens) {
+            pins::all_pinned(path, content)?
+                .then(|| "every dependency is pinned to an exact version".to_owned())?
         } else if let Some(reason) = literal_changed(clause, content) {
             reason
         } else if let Some(request) = doc_request(&tokens).or_else(|| hint_request(&tokens)) {
@@ -99,6 +103,47 @@ fn literal_changed(clause: &str, content: &str) -> Option<String> {
         "{} no longer occurs (already changed)",
         olds.join(", ")
     ))
+}
+
+/// Words a request to pin dependencies may use besides "pin" ("pin every dependency in
+/// requirements.txt to an exact version").
+const PIN_WORDS: &[&str] = &[
+    "pin",
+    "every",
+    "all",
+    "each",
+    "the",
+    "our",
+    "dependency",
+    "dependencies",
+    "deps",
+    "requirement",
+    "requirements",
+    "package",
+    "packages",
+    "to",
+    "an",
+    "a",
+    "exact",
+    "exactly",
+    "version",
+    "versions",
+    "their",
+    "its",
+    "current",
+    "in",
+    "python",
+    "npm",
+    "js",
+    "node",
+];
+
+/// A clause asking for every dependency to be pinned, and nothing else.
+fn pin_request(tokens: &[Token]) -> bool {
+    let words: Vec<&str> = tokens.iter().filter_map(Token::word).collect();
+    words.first() == Some(&"pin")
+        && words.len() == tokens.len()
+        && words.iter().all(|w| PIN_WORDS.contains(w))
 }
 
 /// Words a request for f-strings may use besides "f-strings" ("convert the string formatting to

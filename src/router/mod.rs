@@ -25,6 +25,7 @@ pub mod judge;
 pub mod keywords;
 pub mod knn;
 mod parts;
+mod pins;
 mod scope;
 mod words;
 

@@ -497,3 +497,36 @@ fn doc_requests_ask_only_for_comments() {
     assert!(!only("rename `a` to `b`"));
     assert!(!only(""));
 }
+
+#[test]
+fn a_pin_request_is_done_when_every_dependency_is_pinned() {
+    let i = "pin every dependency in requirements.txt to an exact version";
+    assert!(!due(
+        i,
+        "requirements.txt",
+        "flask==3.0.2\nrequests==2.31.0\n"
+    ));
+    assert!(due(i, "requirements.txt", "flask==3.0.2\nrequests>=2\n"));
+    let npm = "Pin all npm dependencies";
+    assert!(!due(
+        npm,
+        "package.json",
+        r#"{"dependencies": {"react": "18.2.0"}}"#
+    ));
+    assert!(due(
+        npm,
+        "package.json",
+        r#"{"dependencies": {"react": "^18.2.0"}}"#
+    ));
+    // A manifest it does not read, or more asked than pinning, is the editor's.
+    assert!(due(
+        i,
+        "Cargo.toml",
+        "[dependencies]\nserde = \"=1.0.200\"\n"
+    ));
+    assert!(due(
+        "pin every dependency and drop unused ones",
+        "requirements.txt",
+        "a==1\n"
+    ));
+}
