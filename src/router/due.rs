@@ -140,10 +140,7 @@ const PIN_WORDS: &[&str] = &[
 
 /// A clause asking for every dependency to be pinned, and nothing else.
 fn pin_request(tokens: &[Token]) -> bool {
-    let words: Vec<&str> = tokens.iter().filter_map(Token::word).collect();
-    words.first() == Some(&"pin")
-        && words.len() == tokens.len()
-        && words.iter().all(|w| PIN_WORDS.contains(w))
+    tokens.first().is_some_and(|t| t.is(&["pin"])) && tokens.iter().all(|t| t.is(PIN_WORDS))
 }
 
 /// Words a request for f-strings may use besides "f-strings" ("convert the string formatting to

@@ -10,7 +10,7 @@
 
 use tree_sitter::Node;
 
-use super::{parse, Language};
+use super::{parse_clean, Language};
 
 /// What a definition is, as an instruction names it ("every function", "every class").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +45,8 @@ pub struct Definition {
 /// The definitions of `text`, in file order. None when the language has no grammar here or the
 /// text does not parse cleanly.
 pub fn definitions(language: Language, text: &str) -> Option<Vec<Definition>> {
-    let tree = parse(language, text)?;
+    let tree = parse_clean(language, text)?;
     let root = tree.root_node();
-    if root.has_error() {
-        return None;
-    }
     let reader = Reader {
         language,
         text,

@@ -143,6 +143,12 @@ fn parse(language: Language, text: &str) -> Option<tree_sitter::Tree> {
     parser.parse(text, None)
 }
 
+/// The tree of a text that parses without an error; None otherwise. The exact facts about code
+/// are read only from such trees: a broken file's tree says too little for certain.
+fn parse_clean(language: Language, text: &str) -> Option<tree_sitter::Tree> {
+    parse(language, text).filter(|tree| !tree.root_node().has_error())
+}
+
 fn tree_errors(language: Language, text: &str) -> Vec<SyntaxError> {
     let Some(tree) = parse(language, text) else {
         return Vec::new();
@@ -220,10 +226,7 @@ fn is_python_string(node: &Node) -> bool {
 
 /// How many nodes of a Python text's tree `wanted` picks, or None when the text does not parse.
 fn count_python_nodes(text: &str, wanted: impl Fn(&Node) -> bool) -> Option<usize> {
-    let tree = parse(Language::Python, text)?;
-    if tree.root_node().has_error() {
-        return None;
-    }
+    let tree = parse_clean(Language::Python, text)?;
     let mut count = 0;
     let mut stack = vec![tree.root_node()];
     while let Some(node) = stack.pop() {
@@ -352,10 +355,7 @@ fn deleted_only(old: &[String], new: &[String]) -> Option<Vec<String>> {
 /// bound to a name) with its body's top-level statements, in file order. None when the
 /// language has no grammar here or the text does not parse cleanly.
 fn functions(language: Language, text: &str) -> Option<Vec<(String, Vec<String>)>> {
-    let tree = parse(language, text)?;
-    if tree.root_node().has_error() {
-        return None;
-    }
+    let tree = parse_clean(language, text)?;
     let mut found = Vec::new();
     let mut stack = vec![tree.root_node()];
     while let Some(node) = stack.pop() {
@@ -468,10 +468,7 @@ pub fn code_change(path: &str, before: &str, after: &str) -> Option<usize> {
 /// The code tokens of a text with where each starts: the leaves of its tree outside comments
 /// and Python docstrings. None when it does not parse cleanly.
 fn code_tokens(language: Language, text: &str) -> Option<Vec<(&str, usize)>> {
-    let tree = parse(language, text)?;
-    if tree.root_node().has_error() {
-        return None;
-    }
+    let tree = parse_clean(language, text)?;
     let mut tokens = Vec::new();
     let mut stack = vec![tree.root_node()];
     while let Some(node) = stack.pop() {
